@@ -1,0 +1,663 @@
+//! One request, from bytes to response: authenticate, route, authorize,
+//! then serve discovery or dispatch the verb to the generic REST layer.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use capstan_api::{ApiError, Resource};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::authn::{TokenAuthenticator, User};
+use crate::authz::{Attributes, Chain};
+use crate::discovery;
+use crate::metrics::{Metrics, RequestLabels};
+use crate::registry::ReadAt;
+use crate::request::{self, Query, ResourceRequest, Route};
+use crate::response::{self, Body, Shape};
+use crate::rest::{DeleteOptions, Rest, WriteOptions};
+use crate::selectors::Selectors;
+use crate::subresources;
+use crate::watch::{self, Start, WatchRequest};
+
+/// Largest request body accepted, as upstream (3 MiB).
+const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+pub struct ApiServer {
+    pub rest: Rest,
+    pub tokens: TokenAuthenticator,
+    pub authorizer: Chain,
+    /// `host:port` clients reach the server at, for `/api`.
+    pub server_address: String,
+    pub ready: AtomicBool,
+    pub metrics: Arc<Metrics>,
+}
+
+impl ApiServer {
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: Option<User>,
+    ) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let query = Query::parse(request.uri().query());
+        if let Some(response) = self.open_endpoint(&method, &path) {
+            return response;
+        }
+        let response = match peer.or_else(|| self.tokens.authenticate(request.headers())) {
+            None => response::error(&ApiError::unauthorized()),
+            Some(user) => match self.serve(request, &method, &path, &query, &user).await {
+                Ok(response) => response,
+                Err(error) => response::error(&error),
+            },
+        };
+        let labels = request_labels(&method, &path, &query, response.status());
+        self.metrics.record_request(labels, started.elapsed());
+        response
+    }
+
+    /// Paths anyone may read: health and version.
+    fn open_endpoint(&self, method: &Method, path: &str) -> Option<Response<Body>> {
+        if *method != Method::GET && *method != Method::HEAD {
+            return None;
+        }
+        match path {
+            "/healthz" | "/livez" | "/readyz" => {
+                let ready = path != "/readyz" || self.ready.load(Ordering::SeqCst);
+                Some(if ready {
+                    response::text(StatusCode::OK, "ok")
+                } else {
+                    response::text(StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                })
+            }
+            "/version" => Some(response::json(StatusCode::OK, &version())),
+            _ => None,
+        }
+    }
+
+    async fn serve(
+        &self,
+        request: Request<Incoming>,
+        method: &Method,
+        path: &str,
+        query: &Query,
+        user: &User,
+    ) -> Result<Response<Body>, ApiError> {
+        let accept = header(&request, ACCEPT);
+        match request::route(method, path, query)? {
+            Route::GroupList { legacy } => {
+                self.authorize(user, non_resource(path))?;
+                if discovery::wants_aggregated(&accept) {
+                    let document = discovery::aggregated(legacy);
+                    return Ok(response::json_with(
+                        StatusCode::OK,
+                        discovery::AGGREGATED,
+                        &document,
+                    ));
+                }
+                let document = if legacy {
+                    discovery::api_versions(&self.server_address)
+                } else {
+                    discovery::api_group_list()
+                };
+                Ok(response::json(StatusCode::OK, &document))
+            }
+            Route::Group { group } => {
+                self.authorize(user, non_resource(path))?;
+                let document = discovery::api_group(&group).ok_or_else(ApiError::not_found_path)?;
+                Ok(response::json(StatusCode::OK, &document))
+            }
+            Route::ResourceList { group, version } => {
+                self.authorize(user, non_resource(path))?;
+                let document = discovery::api_resource_list(&group, &version)
+                    .ok_or_else(ApiError::not_found_path)?;
+                Ok(response::json(StatusCode::OK, &document))
+            }
+            Route::Other => {
+                self.authorize(user, non_resource(path))?;
+                match path {
+                    "/metrics" => Ok(response::text_owned(
+                        StatusCode::OK,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        self.metrics.encode(),
+                    )),
+                    _ => Err(ApiError::not_found_path()),
+                }
+            }
+            Route::Resource(target) => {
+                let resource =
+                    capstan_api::resource::find(&target.group, &target.version, &target.resource)
+                        .ok_or_else(ApiError::not_found_path)?;
+                check_scope(resource, &target)?;
+                self.authorize(user, attributes(&target))?;
+                self.dispatch(request, resource, &target, query, &accept)
+                    .await
+            }
+        }
+    }
+
+    fn authorize(&self, user: &User, attributes: Attributes) -> Result<(), ApiError> {
+        self.authorizer
+            .authorize(user, &attributes)
+            .map_err(|reason| {
+                let action = if attributes.resource.is_empty() {
+                    format!(
+                        "cannot {} path {:?}",
+                        attributes.verb,
+                        attributes.path.clone().unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "cannot {} resource {:?} in API group {:?}{}",
+                        attributes.verb,
+                        attributes.resource,
+                        attributes.group,
+                        if attributes.namespace.is_empty() {
+                            " at the cluster scope".to_string()
+                        } else {
+                            format!(" in the namespace {:?}", attributes.namespace)
+                        }
+                    )
+                };
+                let why = if reason.is_empty() {
+                    format!("User {:?} {action}", user.name)
+                } else {
+                    format!("User {:?} {action}: {reason}", user.name)
+                };
+                ApiError::forbidden(
+                    &attributes.group,
+                    &attributes.resource,
+                    &attributes.name,
+                    &why,
+                )
+            })
+    }
+
+    async fn dispatch(
+        &self,
+        request: Request<Incoming>,
+        resource: &'static Resource,
+        target: &ResourceRequest,
+        query: &Query,
+        accept: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let namespace = target.namespace.as_deref().filter(|_| resource.namespaced);
+        let name = target.name.as_deref();
+        let subresource = target.subresource.as_deref();
+        if let Some(subresource) = subresource {
+            if !resource.has_subresource(subresource) {
+                return Err(ApiError::not_found_path());
+            }
+        }
+        let shape = Shape::negotiate(accept, query.get("includeObject"))?;
+        let options = WriteOptions {
+            dry_run: query.dry_run()?,
+            field_manager: field_manager(&request, query),
+            applying: false,
+        };
+        let content_type = header(&request, CONTENT_TYPE);
+        let rest = &self.rest;
+        match (target.verb, subresource) {
+            ("get", None | Some("status")) => {
+                let object = rest
+                    .get(resource, namespace, name.unwrap_or_default())
+                    .await?;
+                Ok(respond(StatusCode::OK, resource, &object, shape))
+            }
+            ("list", None) => self.list(resource, namespace, query, shape).await,
+            ("watch", None) => {
+                let mut watch = watch_request(resource, namespace, query, shape)?;
+                watch.guard = Some(self.metrics.watch_opened(
+                    resource.group,
+                    resource.version,
+                    resource.plural,
+                ));
+                watch::serve(&rest.registry, watch).await
+            }
+            ("create", None) => {
+                let body = read_json(request, &content_type).await?;
+                let created = rest.create(resource, namespace, body, &options).await?;
+                Ok(respond(StatusCode::CREATED, resource, &created, shape))
+            }
+            ("update", None | Some("status")) => {
+                let body = read_json(request, &content_type).await?;
+                let name = name.unwrap_or_default();
+                let (object, created) = rest
+                    .update(resource, namespace, name, body, subresource, &options)
+                    .await?;
+                let status = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                Ok(respond(status, resource, &object, shape))
+            }
+            ("patch", None | Some("status")) => {
+                let patch_type = content_type
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                let body = read_body(request).await?;
+                let name = name.unwrap_or_default();
+                let patched = subresources::patch(
+                    rest,
+                    resource,
+                    namespace,
+                    name,
+                    subresource,
+                    &patch_type,
+                    &body,
+                    &options,
+                    query,
+                )
+                .await?;
+                let status = if patched.1 {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                Ok(respond(status, resource, &patched.0, shape))
+            }
+            ("delete", None) => {
+                let body = read_body(request).await?;
+                let options = delete_options(&body, query)?;
+                let deleted = rest
+                    .delete(resource, namespace, name.unwrap_or_default(), &options)
+                    .await?;
+                Ok(respond(StatusCode::OK, resource, &deleted, shape))
+            }
+            ("deletecollection", None) => {
+                let body = read_body(request).await?;
+                let options = delete_options(&body, query)?;
+                self.delete_collection(resource, namespace, query, &options)
+                    .await
+            }
+            (verb, Some("scale")) => {
+                let body = match verb {
+                    "update" | "patch" => {
+                        Some((header(&request, CONTENT_TYPE), read_body(request).await?))
+                    }
+                    _ => None,
+                };
+                let scale = subresources::scale(
+                    rest,
+                    resource,
+                    namespace,
+                    name.unwrap_or_default(),
+                    verb,
+                    body,
+                    &options,
+                )
+                .await?;
+                Ok(response::json(StatusCode::OK, &scale))
+            }
+            ("create", Some("binding")) => {
+                let body = read_json(request, &content_type).await?;
+                let status =
+                    subresources::bind(rest, namespace, name.unwrap_or_default(), &body, &options)
+                        .await?;
+                Ok(response::json(StatusCode::CREATED, &status))
+            }
+            ("create", Some("eviction")) => {
+                let body = read_json(request, &content_type).await?;
+                let status =
+                    subresources::evict(rest, namespace, name.unwrap_or_default(), &body, &options)
+                        .await?;
+                Ok(response::json(StatusCode::CREATED, &status))
+            }
+            ("update", Some("finalize")) => {
+                let body = read_json(request, &content_type).await?;
+                let name = name.unwrap_or_default();
+                let object = subresources::finalize_namespace(rest, name, body, &options).await?;
+                Ok(respond(StatusCode::OK, resource, &object, shape))
+            }
+            (verb, Some(subresource)) => Err(ApiError::method_not_supported(
+                &format!("{}/{subresource}", resource.plural),
+                verb,
+            )),
+            (verb, None) => Err(ApiError::method_not_supported(resource.plural, verb)),
+        }
+    }
+
+    async fn list(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        query: &Query,
+        shape: Shape,
+    ) -> Result<Response<Body>, ApiError> {
+        let selectors = Selectors::from_query(resource, query)?;
+        let limit = query.number::<i64>("limit")?.unwrap_or(0).max(0) as usize;
+        let read_at = read_at(query)?;
+        let keep = move |object: &Value| selectors.matches(object);
+        let page = self
+            .rest
+            .registry
+            .list(
+                resource,
+                namespace,
+                read_at,
+                limit,
+                query.get("continue"),
+                &keep,
+            )
+            .await?;
+        let mut meta = json!({"resourceVersion": page.revision.to_string()});
+        if let Some(token) = &page.continue_token {
+            meta["continue"] = token.clone().into();
+        }
+        let body = match shape {
+            Shape::Object => json!({
+                "kind": format!("{}List", resource.kind),
+                "apiVersion": resource.api_version(),
+                "metadata": meta,
+                "items": page.items,
+            }),
+            Shape::Table { v1, include } => {
+                response::table(resource, &page.items, meta, v1, include, true)
+            }
+            Shape::PartialMetadata { v1 } => response::partial_metadata_list(&page.items, meta, v1),
+        };
+        Ok(response::json_with(
+            StatusCode::OK,
+            shape.content_type(),
+            &body,
+        ))
+    }
+
+    async fn delete_collection(
+        &self,
+        resource: &'static Resource,
+        namespace: Option<&str>,
+        query: &Query,
+        options: &DeleteOptions,
+    ) -> Result<Response<Body>, ApiError> {
+        let selectors = Selectors::from_query(resource, query)?;
+        let keep = move |object: &Value| selectors.matches(object);
+        let page = self
+            .rest
+            .registry
+            .list(resource, namespace, ReadAt::Latest, 0, None, &keep)
+            .await?;
+        let mut deleted = Vec::new();
+        for item in &page.items {
+            let name = crate::object::name(item).unwrap_or_default();
+            let namespace = crate::object::namespace(item);
+            match self.rest.delete(resource, namespace, name, options).await {
+                Ok(object) => deleted.push(object),
+                Err(error) if error.code == 404 => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let list = json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": resource.api_version(),
+            "metadata": {"resourceVersion": page.revision.to_string()},
+            "items": deleted,
+        });
+        Ok(response::json(StatusCode::OK, &list))
+    }
+}
+
+fn respond(
+    status: StatusCode,
+    resource: &Resource,
+    object: &Value,
+    shape: Shape,
+) -> Response<Body> {
+    let shaped = response::shaped_object(resource, object, shape);
+    response::json_with(status, shape.content_type(), &shaped)
+}
+
+/// The version this server reports.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": concat!("v1.33.0+capstan-", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
+    })
+}
+
+fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> String {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The field manager of a write: the `fieldManager` parameter, else the
+/// client's name from its User-Agent, as upstream.
+fn field_manager(request: &Request<Incoming>, query: &Query) -> String {
+    if let Some(manager) = query.get("fieldManager") {
+        return manager.to_string();
+    }
+    let agent = header(request, USER_AGENT);
+    let name = agent.split('/').next().unwrap_or_default().trim();
+    if name.is_empty() {
+        "unknown".into()
+    } else {
+        name.chars().take(128).collect()
+    }
+}
+
+/// The labels upstream puts on a request in its metrics.
+fn request_labels(method: &Method, path: &str, query: &Query, status: StatusCode) -> RequestLabels {
+    let code = status.as_u16().to_string();
+    match request::route(method, path, query) {
+        Ok(Route::Resource(target)) => RequestLabels {
+            verb: match target.verb {
+                "get" => "GET",
+                "list" => "LIST",
+                "watch" => "WATCH",
+                "create" => "POST",
+                "update" => "PUT",
+                "patch" => "PATCH",
+                "delete" => "DELETE",
+                _ => "DELETECOLLECTION",
+            }
+            .into(),
+            scope: match (&target.name, &target.namespace) {
+                (Some(_), _) => "resource",
+                (None, Some(_)) => "namespace",
+                (None, None) => "cluster",
+            }
+            .into(),
+            group: target.group,
+            version: target.version,
+            resource: target.resource,
+            subresource: target.subresource.unwrap_or_default(),
+            code,
+        },
+        _ => RequestLabels {
+            verb: method.as_str().to_string(),
+            code,
+            ..RequestLabels::default()
+        },
+    }
+}
+
+fn non_resource(path: &str) -> Attributes {
+    Attributes {
+        verb: "get".into(),
+        path: Some(path.to_string()),
+        ..Attributes::default()
+    }
+}
+
+fn attributes(target: &ResourceRequest) -> Attributes {
+    Attributes {
+        verb: target.verb.to_string(),
+        group: target.group.clone(),
+        resource: target.resource.clone(),
+        subresource: target.subresource.clone().unwrap_or_default(),
+        namespace: target.namespace.clone().unwrap_or_default(),
+        name: target.name.clone().unwrap_or_default(),
+        path: None,
+    }
+}
+
+/// Named objects of a namespaced resource need a namespace; cluster-scoped
+/// ones must not have one.
+fn check_scope(resource: &Resource, target: &ResourceRequest) -> Result<(), ApiError> {
+    let is_namespace_itself = resource.plural == "namespaces";
+    let needs_namespace = resource.namespaced
+        && (target.name.is_some() || target.verb == "create" || target.verb == "deletecollection");
+    if needs_namespace && target.namespace.is_none() {
+        return Err(ApiError::not_found_path());
+    }
+    if !resource.namespaced && !is_namespace_itself && target.namespace.is_some() {
+        return Err(ApiError::not_found_path());
+    }
+    Ok(())
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
+    match Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error)
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large(
+                "Request entity too large: limit is 3145728",
+            ))
+        }
+        Err(error) => Err(ApiError::bad_request(format!(
+            "reading the request body: {error}"
+        ))),
+    }
+}
+
+/// The body of a create or update, as JSON: clients send JSON, or
+/// Kubernetes' protobuf for built-in types (kubectl's generators do).
+async fn read_json(request: Request<Incoming>, content_type: &str) -> Result<Value, ApiError> {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    match media {
+        "" | "application/json" | "*/*" => parse_json(&read_body(request).await?),
+        capstan_api::protobuf::CONTENT_TYPE => {
+            capstan_api::protobuf::decode(&read_body(request).await?)
+        }
+        _ => Err(ApiError::unsupported_media_type(content_type)),
+    }
+}
+
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(format!(
+            "error decoding request body: couldn't get version/kind; json parse error: {error}"
+        ))
+    })
+}
+
+fn delete_options(body: &[u8], query: &Query) -> Result<DeleteOptions, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_json(body)?
+    };
+    let mut options = DeleteOptions::from_body(&body);
+    if let Some(grace) = query.number::<i64>("gracePeriodSeconds")? {
+        options.grace_period_seconds = Some(grace);
+    }
+    if let Some(policy) = query.get("propagationPolicy") {
+        options.propagation_policy = Some(policy.to_string());
+    }
+    options.dry_run |= query.dry_run()?;
+    Ok(options)
+}
+
+/// Which revision a list reads, from `resourceVersion` and
+/// `resourceVersionMatch`, as upstream.
+fn read_at(query: &Query) -> Result<ReadAt, ApiError> {
+    let version = query.get("resourceVersion");
+    let exact = match query.get("resourceVersionMatch") {
+        None => false,
+        Some("Exact") => true,
+        Some("NotOlderThan") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "resourceVersionMatch: unsupported value {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+            )))
+        }
+    };
+    match version {
+        None | Some("0") if exact => Err(ApiError::bad_request(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
+        )),
+        None | Some("0") => Ok(ReadAt::Latest),
+        Some(text) => {
+            let revision: i64 = text
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {text:?}")))?;
+            Ok(if exact {
+                ReadAt::Exact(revision)
+            } else {
+                ReadAt::NotOlderThan(revision)
+            })
+        }
+    }
+}
+
+fn watch_request(
+    resource: &'static Resource,
+    namespace: Option<&str>,
+    query: &Query,
+    shape: Shape,
+) -> Result<WatchRequest, ApiError> {
+    let selectors = Selectors::from_query(resource, query)?;
+    let send_initial = query.get("sendInitialEvents");
+    let start = match (send_initial, query.get("resourceVersion")) {
+        (Some("true"), _) => {
+            if query.get("resourceVersionMatch") != Some("NotOlderThan") {
+                return Err(ApiError::bad_request(
+                    "sendInitialEvents is forbidden for resourceVersionMatch other than \"NotOlderThan\"",
+                ));
+            }
+            Start::WithCurrentState
+        }
+        (_, None | Some("0")) if send_initial != Some("false") => Start::WithCurrentState,
+        (_, None | Some("0")) => Start::After(0),
+        (_, Some(text)) => {
+            Start::After(text.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resource version: {text:?}"))
+            })?)
+        }
+    };
+    let timeout = match query.number::<u64>("timeoutSeconds")? {
+        Some(seconds) => Duration::from_secs(seconds),
+        // Upstream spreads watch lifetimes between 30 and 60 minutes.
+        None => Duration::from_secs(1800 + u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * 7),
+    };
+    Ok(WatchRequest {
+        resource,
+        namespace: namespace.map(str::to_string),
+        start,
+        filter: Arc::new(move |object: &Value| selectors.matches(object)),
+        bookmarks: query.flag("allowWatchBookmarks"),
+        initial_events_end: send_initial == Some("true"),
+        timeout,
+        shape,
+        guard: None,
+    })
+}

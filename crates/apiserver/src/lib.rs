@@ -1,0 +1,29 @@
+//! The Kubernetes API server, the only component that touches the store.
+//!
+//! One generic path serves every resource of `capstan_api`'s table:
+//! `handler` reads the request, `rest` gives it upstream's semantics,
+//! `registry` keeps objects in the store, `watch` streams changes.
+
+pub mod allocator;
+pub mod authn;
+pub mod authz;
+pub mod pki;
+
+mod discovery;
+mod handler;
+mod metrics;
+mod object;
+mod registry;
+mod request;
+mod response;
+mod rest;
+mod selectors;
+mod services;
+mod strategy;
+mod subresources;
+mod watch;
+
+pub mod server;
+
+pub use allocator::ServiceCidr;
+pub use server::{start, Config, Server};

@@ -1,0 +1,327 @@
+//! Objects in the store: how a resource's objects are keyed, encoded and
+//! read back, with `metadata.resourceVersion` being the store revision, as
+//! upstream's etcd3 storage layer. REST semantics live above, in `rest`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use capstan_api::{ApiError, Resource};
+use capstan_store::{Bytes, RangeRequest, Revision, Store, StoreError};
+use serde_json::{json, Value};
+
+use crate::object;
+
+pub struct Registry {
+    store: Arc<dyn Store>,
+}
+
+/// An object as read from the store, with its revision.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub object: Value,
+    pub revision: Revision,
+}
+
+/// Which revision a list reads, from `resourceVersion` and
+/// `resourceVersionMatch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadAt {
+    Latest,
+    /// At least this revision: the latest, once it has caught up.
+    NotOlderThan(Revision),
+    Exact(Revision),
+}
+
+pub struct ListPage {
+    pub items: Vec<Value>,
+    pub revision: Revision,
+    pub continue_token: Option<String>,
+}
+
+/// Most items read from the store at once while filling a page.
+const LIST_CHUNK: usize = 500;
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>) -> Registry {
+        Registry { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn get(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Stored, ApiError> {
+        let key = resource.key(namespace, name);
+        match self
+            .store
+            .get(&key, 0)
+            .await
+            .map_err(|e| store_error(resource, name, e))?
+        {
+            Some(kv) => decode(&kv.value, kv.mod_revision),
+            None => Err(ApiError::not_found(resource.group, resource.plural, name)),
+        }
+    }
+
+    pub async fn create(&self, resource: &Resource, object: &Value) -> Result<Stored, ApiError> {
+        let name = object::name(object).unwrap_or_default().to_string();
+        let key = resource.key(object::namespace(object), &name);
+        let kv = self
+            .store
+            .create(&key, encode(object)?)
+            .await
+            .map_err(|e| store_error(resource, &name, e))?;
+        Ok(with_revision(object.clone(), kv.mod_revision))
+    }
+
+    /// Writes `object` over the stored one if that is still at `expected`.
+    /// Unchanged bytes are not written again, as upstream.
+    pub async fn update(
+        &self,
+        resource: &Resource,
+        current: &Stored,
+        object: &Value,
+    ) -> Result<Stored, ApiError> {
+        let name = object::name(object).unwrap_or_default().to_string();
+        let key = resource.key(object::namespace(object), &name);
+        let value = encode(object)?;
+        if value == encode(&current.object)? {
+            return Ok(current.clone());
+        }
+        let kv = self
+            .store
+            .update(&key, value, current.revision)
+            .await
+            .map_err(|e| store_error(resource, &name, e))?;
+        Ok(with_revision(object.clone(), kv.mod_revision))
+    }
+
+    /// Removes the object if it is still at `current.revision`; returns it as
+    /// it was, with the revision of the delete.
+    pub async fn delete(&self, resource: &Resource, current: &Stored) -> Result<Stored, ApiError> {
+        let name = object::name(&current.object)
+            .unwrap_or_default()
+            .to_string();
+        let key = resource.key(object::namespace(&current.object), &name);
+        let deleted = self
+            .store
+            .delete(&key, Some(current.revision))
+            .await
+            .map_err(|e| store_error(resource, &name, e))?;
+        Ok(with_revision(current.object.clone(), deleted.revision))
+    }
+
+    /// One page of a list: up to `limit` objects (0: all) that pass
+    /// `keep`, from the continue token on, all read at one revision.
+    pub async fn list(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        read_at: ReadAt,
+        limit: usize,
+        continue_token: Option<&str>,
+        keep: &(dyn Fn(&Value) -> bool + Send + Sync),
+    ) -> Result<ListPage, ApiError> {
+        let prefix = resource.prefix(namespace);
+        let (mut revision, mut after) = match continue_token {
+            Some(token) => {
+                let (revision, start) = decode_continue(token)?;
+                (revision, Some(format!("{prefix}{start}")))
+            }
+            None => (self.revision_for(read_at).await?, None),
+        };
+        let mut items = Vec::new();
+        loop {
+            let want = if limit == 0 {
+                0
+            } else {
+                (limit - items.len()).max(LIST_CHUNK.min(limit))
+            };
+            let page = self
+                .store
+                .range(RangeRequest {
+                    prefix: prefix.clone(),
+                    after: after.clone(),
+                    limit: want,
+                    revision,
+                })
+                .await
+                .map_err(|error| list_error(error, continue_token.is_some()))?;
+            revision = page.revision;
+            let mut last_key = None;
+            for kv in &page.kvs {
+                last_key = Some(kv.key.clone());
+                let object = decode(&kv.value, kv.mod_revision)?.object;
+                if keep(&object) {
+                    items.push(object);
+                    if limit > 0 && items.len() == limit {
+                        break;
+                    }
+                }
+            }
+            let more = page.more || last_key.as_ref() != page.kvs.last().map(|kv| &kv.key);
+            if limit > 0 && items.len() == limit && more {
+                let last = last_key.expect("a full page has a last key");
+                let start = last.strip_prefix(&prefix).unwrap_or(&last);
+                return Ok(ListPage {
+                    items,
+                    revision,
+                    continue_token: Some(encode_continue(revision, start)),
+                });
+            }
+            if !page.more {
+                return Ok(ListPage {
+                    items,
+                    revision,
+                    continue_token: None,
+                });
+            }
+            after = last_key;
+        }
+    }
+
+    /// The revision a read at `read_at` is served at.
+    async fn revision_for(&self, read_at: ReadAt) -> Result<Revision, ApiError> {
+        match read_at {
+            ReadAt::Latest => Ok(0),
+            ReadAt::Exact(revision) => Ok(revision),
+            ReadAt::NotOlderThan(wanted) => {
+                let current = self.current_revision().await?;
+                if wanted > current {
+                    return Err(too_large_resource_version(wanted, current));
+                }
+                Ok(0)
+            }
+        }
+    }
+
+    pub async fn current_revision(&self) -> Result<Revision, ApiError> {
+        self.store
+            .current_revision()
+            .await
+            .map_err(store_error_unnamed)
+    }
+}
+
+/// Upstream's answer to a read at a revision the store has not reached:
+/// 504, with a hint to retry in a second.
+pub fn too_large_resource_version(wanted: Revision, current: Revision) -> ApiError {
+    let mut error = ApiError::timeout(format!(
+        "Too large resource version: {wanted}, current: {current}"
+    ));
+    error.details = Some(Box::new(capstan_api::status::Details {
+        retry_after_seconds: Some(1),
+        ..Default::default()
+    }));
+    error
+}
+
+fn encode(object: &Value) -> Result<Bytes, ApiError> {
+    let mut object = object.clone();
+    // The revision is the store's; it is not kept inside the value.
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    serde_json::to_vec(&object)
+        .map(Bytes::from)
+        .map_err(|error| ApiError::internal(error.to_string()))
+}
+
+pub fn decode(value: &[u8], revision: Revision) -> Result<Stored, ApiError> {
+    let object: Value = serde_json::from_slice(value)
+        .map_err(|error| ApiError::internal(format!("stored object is not JSON: {error}")))?;
+    Ok(with_revision(object, revision))
+}
+
+pub fn with_revision(mut object: Value, revision: Revision) -> Stored {
+    object::set_meta(&mut object, "resourceVersion", revision.to_string());
+    Stored { object, revision }
+}
+
+/// Upstream's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":KEY}`
+/// where KEY is the next key to read, relative to the list's prefix.
+fn encode_continue(revision: Revision, last: &str) -> String {
+    let token = json!({"v": "meta.k8s.io/v1", "rv": revision, "start": format!("{last}\u{0}")});
+    base64::engine::general_purpose::URL_SAFE.encode(token.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
+    let invalid = || ApiError::bad_request(format!("invalid continue token: {token:?}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let token: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if token["v"] != "meta.k8s.io/v1" {
+        return Err(invalid());
+    }
+    let revision = token["rv"]
+        .as_i64()
+        .filter(|rv| *rv > 0)
+        .ok_or_else(invalid)?;
+    let start = token["start"].as_str().ok_or_else(invalid)?;
+    // The range stays inside the list's prefix whatever the key says.
+    let last = start.strip_suffix('\u{0}').unwrap_or(start);
+    Ok((revision, last.to_string()))
+}
+
+fn list_error(error: StoreError, continuing: bool) -> ApiError {
+    match error {
+        StoreError::Compacted { .. } if continuing => ApiError::gone(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        ),
+        other => store_error_unnamed(other),
+    }
+}
+
+/// Maps a store error for a request about one named object.
+pub fn store_error(resource: &Resource, name: &str, error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound { .. } => ApiError::not_found(resource.group, resource.plural, name),
+        StoreError::AlreadyExists { .. } => {
+            ApiError::already_exists(resource.group, resource.plural, name)
+        }
+        StoreError::Conflict { .. } => ApiError::stale(resource.group, resource.plural, name),
+        other => store_error_unnamed(other),
+    }
+}
+
+pub fn store_error_unnamed(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Compacted {
+            requested,
+            compacted,
+        } => ApiError::gone(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
+        StoreError::FutureRevision { requested, current } => {
+            too_large_resource_version(requested, current)
+        }
+        StoreError::TooLarge { .. } => ApiError::too_large("etcdserver: request is too large"),
+        StoreError::Unavailable(message) => ApiError::service_unavailable(message),
+        StoreError::NotFound { key } => ApiError::internal(format!("key not found: {key}")),
+        StoreError::AlreadyExists { key } => ApiError::internal(format!("key exists: {key}")),
+        StoreError::Conflict { current, .. } => {
+            ApiError::internal(format!("conflict on {}", current.key))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let token = encode_continue(42, "default/web");
+        assert_eq!(decode_continue(&token).unwrap(), (42, "default/web".into()));
+        assert!(decode_continue("not-base64!").is_err());
+        let foreign =
+            base64::engine::general_purpose::URL_SAFE.encode(r#"{"v":"x","rv":1,"start":"a"}"#);
+        assert!(decode_continue(&foreign).is_err());
+    }
+}

@@ -1,0 +1,415 @@
+//! The verbs beyond plain CRUD: patches of every type (including
+//! server-side apply), the `scale` subresource, `pods/binding` and
+//! `namespaces/finalize`.
+
+use bytes::Bytes;
+use capstan_api::{ApiError, Resource};
+use serde_json::{json, Value};
+
+use crate::handler::parse_json;
+use crate::object;
+use crate::request::Query;
+use crate::rest::{Rest, WriteOptions};
+
+/// A PATCH of the object or its status. Returns the object and whether an
+/// apply created it.
+#[allow(clippy::too_many_arguments)]
+pub async fn patch(
+    rest: &Rest,
+    resource: &'static Resource,
+    namespace: Option<&str>,
+    name: &str,
+    subresource: Option<&str>,
+    patch_type: &str,
+    body: &Bytes,
+    options: &WriteOptions,
+    query: &Query,
+) -> Result<(Value, bool), ApiError> {
+    let (group, kind) = (resource.group, resource.kind);
+    match patch_type {
+        "application/json-patch+json" => {
+            let patched = rest
+                .patch(resource, namespace, name, subresource, options, |current| {
+                    capstan_api::patch::json_patch(current, body)
+                })
+                .await?;
+            Ok((patched, false))
+        }
+        "application/merge-patch+json" => {
+            let patched = rest
+                .patch(resource, namespace, name, subresource, options, |current| {
+                    capstan_api::patch::merge_patch(current, body)
+                })
+                .await?;
+            Ok((patched, false))
+        }
+        "application/strategic-merge-patch+json" => {
+            let patched = rest
+                .patch(resource, namespace, name, subresource, options, |current| {
+                    capstan_api::patch::strategic_merge_patch(group, kind, current, body)
+                })
+                .await?;
+            Ok((patched, false))
+        }
+        "application/apply-patch+yaml" => {
+            if query.get("fieldManager").is_none() {
+                return Err(ApiError::invalid(
+                    "meta.k8s.io",
+                    "PatchOptions",
+                    "",
+                    vec![capstan_api::FieldError::required(
+                        "fieldManager",
+                        "is required for apply patch",
+                    )],
+                ));
+            }
+            let applied = parse_json(body)?;
+            let force = query.flag("force");
+            let manager = options.field_manager.clone();
+            let options = &WriteOptions {
+                applying: true,
+                ..options.clone()
+            };
+            let now = object::now();
+            match rest.get(resource, namespace, name).await {
+                Err(error) if error.code == 404 && subresource.is_none() => {
+                    let created = capstan_api::apply::apply(
+                        group, kind, None, &applied, &manager, force, &now,
+                    )?;
+                    let created = rest.create(resource, namespace, created, options).await?;
+                    Ok((created, true))
+                }
+                Err(error) => Err(error),
+                Ok(_) => {
+                    let patched = rest
+                        .patch(resource, namespace, name, subresource, options, |current| {
+                            match subresource {
+                                Some("status") => capstan_api::apply::apply_status(
+                                    group, kind, current, &applied, &manager, force, &now,
+                                ),
+                                _ => capstan_api::apply::apply(
+                                    group,
+                                    kind,
+                                    Some(current),
+                                    &applied,
+                                    &manager,
+                                    force,
+                                    &now,
+                                ),
+                            }
+                        })
+                        .await?;
+                    Ok((patched, false))
+                }
+            }
+        }
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+/// The `Scale` of a workload.
+fn scale_of(resource: &Resource, object: &Value) -> Value {
+    let meta = object.get("metadata").cloned().unwrap_or_default();
+    let pick = |field: &str| meta.get(field).cloned().unwrap_or(Value::Null);
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": pick("name"),
+            "namespace": pick("namespace"),
+            "uid": pick("uid"),
+            "resourceVersion": pick("resourceVersion"),
+            "creationTimestamp": pick("creationTimestamp"),
+        },
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {
+            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector_string(resource, object),
+        },
+    })
+}
+
+/// The workload's selector as a label selector string.
+fn selector_string(resource: &Resource, object: &Value) -> String {
+    let selector = object.pointer("/spec/selector");
+    let labels = if resource.kind == "ReplicationController" {
+        selector
+    } else {
+        selector.and_then(|s| s.get("matchLabels"))
+    };
+    let mut parts: Vec<String> = labels
+        .and_then(Value::as_object)
+        .map(|map| {
+            map.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expressions = selector
+        .and_then(|s| s.get("matchExpressions"))
+        .and_then(Value::as_array);
+    for expression in expressions.into_iter().flatten() {
+        let key = expression["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = expression["values"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        parts.push(match expression["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
+}
+
+/// GET, PUT or PATCH of `<workload>/scale`.
+pub async fn scale(
+    rest: &Rest,
+    resource: &'static Resource,
+    namespace: Option<&str>,
+    name: &str,
+    verb: &str,
+    body: Option<(String, Bytes)>,
+    options: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let current = rest.get(resource, namespace, name).await?;
+    let wanted = match (verb, body) {
+        ("get", _) => return Ok(scale_of(resource, &current)),
+        ("update", Some((_, body))) => parse_json(&body)?,
+        ("patch", Some((content_type, body))) => {
+            let scale = scale_of(resource, &current);
+            match content_type.split(';').next().unwrap_or_default().trim() {
+                "application/json-patch+json" => capstan_api::patch::json_patch(&scale, &body)?,
+                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+                    capstan_api::patch::merge_patch(&scale, &body)?
+                }
+                other => return Err(ApiError::unsupported_media_type(other)),
+            }
+        }
+        (verb, _) => {
+            return Err(ApiError::method_not_supported(
+                &format!("{}/scale", resource.plural),
+                verb,
+            ))
+        }
+    };
+    let replicas = wanted
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if replicas < 0 {
+        return Err(ApiError::invalid(
+            "autoscaling",
+            "Scale",
+            name,
+            vec![capstan_api::FieldError::invalid(
+                "spec.replicas",
+                replicas,
+                "must be greater than or equal to 0",
+            )],
+        ));
+    }
+    if let Some(version) = object::resource_version(&wanted) {
+        if Some(version) != object::resource_version(&current) {
+            return Err(ApiError::stale(resource.group, resource.plural, name));
+        }
+    }
+    let updated = rest
+        .patch(resource, namespace, name, None, options, |object| {
+            let mut object = object.clone();
+            object["spec"]["replicas"] = replicas.into();
+            Ok(object)
+        })
+        .await?;
+    Ok(scale_of(resource, &updated))
+}
+
+/// `pods/binding`: assigns a pod to a node, once.
+pub async fn bind(
+    rest: &Rest,
+    namespace: Option<&str>,
+    name: &str,
+    binding: &Value,
+    options: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let pods = capstan_api::resource::find("", "v1", "pods").expect("pods are served");
+    let node = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "",
+                "Binding",
+                name,
+                vec![capstan_api::FieldError::required("target.name", "")],
+            )
+        })?
+        .to_string();
+    rest.patch(pods, namespace, name, None, options, |pod| {
+        if object::is_deleting(pod) {
+            return Err(ApiError::conflict(
+                "",
+                "pods/binding",
+                name,
+                &format!("pod {name} is being deleted, cannot be assigned to a host"),
+            ));
+        }
+        if let Some(bound) = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
+            return Err(ApiError::conflict(
+                "",
+                "pods/binding",
+                name,
+                &format!("pod {name} is already assigned to node {bound:?}"),
+            ));
+        }
+        let mut pod = pod.clone();
+        pod["spec"]["nodeName"] = node.clone().into();
+        Ok(pod)
+    })
+    .await?;
+    // The scheduled condition is status, written apart from the spec.
+    rest.patch(pods, namespace, name, Some("status"), options, |pod| {
+        let mut pod = pod.clone();
+        let conditions = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let mut conditions: Vec<Value> = conditions
+            .into_iter()
+            .filter(|c| c["type"] != "PodScheduled")
+            .collect();
+        conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()}));
+        pod["status"]["conditions"] = conditions.into();
+        Ok(pod)
+    })
+    .await?;
+    Ok(success(201))
+}
+
+/// `namespaces/finalize`: only `spec.finalizers` changes; a terminating
+/// namespace with none left is removed.
+pub async fn finalize_namespace(
+    rest: &Rest,
+    name: &str,
+    body: Value,
+    options: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let namespaces =
+        capstan_api::resource::find("", "v1", "namespaces").expect("namespaces are served");
+    let finalizers = body
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(json!([]));
+    let current = rest.registry.get(namespaces, None, name).await?;
+    let mut updated = current.object.clone();
+    updated["spec"]["finalizers"] = finalizers.clone();
+    let done = finalizers.as_array().is_none_or(Vec::is_empty)
+        && object::is_deleting(&updated)
+        && object::finalizers(&updated).is_empty();
+    if options.dry_run {
+        return Ok(updated);
+    }
+    if done {
+        return Ok(rest.registry.delete(namespaces, &current).await?.object);
+    }
+    Ok(rest
+        .registry
+        .update(namespaces, &current, &updated)
+        .await?
+        .object)
+}
+
+/// `pods/eviction`: deletes a pod unless that would break a
+/// PodDisruptionBudget covering it, as upstream: a budget with disruptions
+/// allowed is charged for this one (in `status.disruptedPods`), one without
+/// refuses with 429.
+pub async fn evict(
+    rest: &Rest,
+    namespace: Option<&str>,
+    name: &str,
+    eviction: &Value,
+    options: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let pods = capstan_api::resource::find("", "v1", "pods").expect("pods are served");
+    let budgets = capstan_api::resource::find("policy", "v1", "poddisruptionbudgets")
+        .expect("PDBs are served");
+    let pod = rest.get(pods, namespace, name).await?;
+    let delete_options = crate::rest::DeleteOptions {
+        dry_run: options.dry_run,
+        ..crate::rest::DeleteOptions::from_body(
+            eviction.get("deleteOptions").unwrap_or(&Value::Null),
+        )
+    };
+    // A pod already going, or one that finished, needs no budget.
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if object::is_deleting(&pod) || matches!(phase, "Succeeded" | "Failed" | "Pending") {
+        rest.delete(pods, namespace, name, &delete_options).await?;
+        return Ok(success(201));
+    }
+    let labels = object::labels(&pod);
+    let keep = |_: &Value| true;
+    let all = rest
+        .registry
+        .list(
+            budgets,
+            namespace,
+            crate::registry::ReadAt::Latest,
+            0,
+            None,
+            &keep,
+        )
+        .await?;
+    let covering: Vec<&Value> = all
+        .items
+        .iter()
+        .filter(|budget| {
+            let selector = budget
+                .pointer("/spec/selector")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> =
+                serde_json::from_value(selector).ok();
+            capstan_api::selector::LabelSelector::from_label_selector(selector.as_ref())
+                .is_ok_and(|s| !s.is_empty() && s.matches(&labels))
+        })
+        .collect();
+    if covering.len() > 1 {
+        return Err(ApiError::internal(
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+        ));
+    }
+    if let Some(budget) = covering.first() {
+        let budget_name = object::name(budget).unwrap_or_default().to_string();
+        let pod_name = name.to_string();
+        rest.patch(budgets, namespace, &budget_name, Some("status"), options, |current| {
+            let allowed = current.pointer("/status/disruptionsAllowed").and_then(Value::as_i64).unwrap_or(0);
+            if allowed <= 0 {
+                let mut error = ApiError::too_many_requests(0);
+                error.message = format!(
+                    "Cannot evict pod as it would violate the pod's disruption budget.: The disruption budget {budget_name} needs {} healthy pods and has {} currently",
+                    current.pointer("/status/desiredHealthy").and_then(Value::as_i64).unwrap_or(0),
+                    current.pointer("/status/currentHealthy").and_then(Value::as_i64).unwrap_or(0),
+                );
+                return Err(error);
+            }
+            let mut updated = current.clone();
+            updated["status"]["disruptionsAllowed"] = (allowed - 1).into();
+            updated["status"]["disruptedPods"][pod_name.as_str()] = object::now().into();
+            Ok(updated)
+        })
+        .await?;
+    }
+    rest.delete(pods, namespace, name, &delete_options).await?;
+    Ok(success(201))
+}
+
+fn success(code: u16) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code})
+}
