@@ -17,6 +17,7 @@ use crate::authn::{TokenAuthenticator, User};
 use crate::authz::{Attributes, Chain};
 use crate::discovery;
 use crate::metrics::{Metrics, RequestLabels};
+use crate::openapi::OpenApi;
 use crate::registry::ReadAt;
 use crate::request::{self, Query, ResourceRequest, Route};
 use crate::response::{self, Body, Shape};
@@ -36,6 +37,7 @@ pub struct ApiServer {
     pub server_address: String,
     pub ready: AtomicBool,
     pub metrics: Arc<Metrics>,
+    pub openapi: OpenApi,
 }
 
 impl ApiServer {
@@ -122,6 +124,9 @@ impl ApiServer {
             }
             Route::Other => {
                 self.authorize(user, non_resource(path))?;
+                if let Some(response) = self.openapi.serve(path, &accept) {
+                    return response;
+                }
                 match path {
                     "/metrics" => Ok(response::text_owned(
                         StatusCode::OK,
@@ -203,6 +208,7 @@ impl ApiServer {
             applying: false,
         };
         let content_type = header(&request, CONTENT_TYPE);
+        let validation = FieldValidation::from_query(query)?;
         let rest = &self.rest;
         match (target.verb, subresource) {
             ("get", None | Some("status")) => {
@@ -222,12 +228,17 @@ impl ApiServer {
                 watch::serve(&rest.registry, watch).await
             }
             ("create", None) => {
-                let body = read_json(request, &content_type).await?;
+                let (body, warnings) =
+                    read_object(request, &content_type, resource, validation).await?;
                 let created = rest.create(resource, namespace, body, &options).await?;
-                Ok(respond(StatusCode::CREATED, resource, &created, shape))
+                Ok(with_warnings(
+                    respond(StatusCode::CREATED, resource, &created, shape),
+                    &warnings,
+                ))
             }
             ("update", None | Some("status")) => {
-                let body = read_json(request, &content_type).await?;
+                let (body, warnings) =
+                    read_object(request, &content_type, resource, validation).await?;
                 let name = name.unwrap_or_default();
                 let (object, created) = rest
                     .update(resource, namespace, name, body, subresource, &options)
@@ -237,7 +248,10 @@ impl ApiServer {
                 } else {
                     StatusCode::OK
                 };
-                Ok(respond(status, resource, &object, shape))
+                Ok(with_warnings(
+                    respond(status, resource, &object, shape),
+                    &warnings,
+                ))
             }
             ("patch", None | Some("status")) => {
                 let patch_type = content_type
@@ -248,24 +262,31 @@ impl ApiServer {
                     .to_string();
                 let body = read_body(request).await?;
                 let name = name.unwrap_or_default();
+                let patch = subresources::PatchRequest {
+                    patch_type: &patch_type,
+                    body: &body,
+                    validation,
+                };
                 let patched = subresources::patch(
                     rest,
                     resource,
                     namespace,
                     name,
                     subresource,
-                    &patch_type,
-                    &body,
+                    &patch,
                     &options,
                     query,
                 )
                 .await?;
-                let status = if patched.1 {
+                let status = if patched.created {
                     StatusCode::CREATED
                 } else {
                     StatusCode::OK
                 };
-                Ok(respond(status, resource, &patched.0, shape))
+                Ok(with_warnings(
+                    respond(status, resource, &patched.object, shape),
+                    &patched.warnings,
+                ))
             }
             ("delete", None) => {
                 let body = read_body(request).await?;
@@ -301,21 +322,24 @@ impl ApiServer {
                 Ok(response::json(StatusCode::OK, &scale))
             }
             ("create", Some("binding")) => {
-                let body = read_json(request, &content_type).await?;
+                let (body, _) =
+                    read_object(request, &content_type, resource, FieldValidation::Ignore).await?;
                 let status =
                     subresources::bind(rest, namespace, name.unwrap_or_default(), &body, &options)
                         .await?;
                 Ok(response::json(StatusCode::CREATED, &status))
             }
             ("create", Some("eviction")) => {
-                let body = read_json(request, &content_type).await?;
+                let (body, _) =
+                    read_object(request, &content_type, resource, FieldValidation::Ignore).await?;
                 let status =
                     subresources::evict(rest, namespace, name.unwrap_or_default(), &body, &options)
                         .await?;
                 Ok(response::json(StatusCode::CREATED, &status))
             }
             ("update", Some("finalize")) => {
-                let body = read_json(request, &content_type).await?;
+                let (body, _) =
+                    read_object(request, &content_type, resource, FieldValidation::Ignore).await?;
                 let name = name.unwrap_or_default();
                 let object = subresources::finalize_namespace(rest, name, body, &options).await?;
                 Ok(respond(StatusCode::OK, resource, &object, shape))
@@ -550,16 +574,76 @@ async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
 }
 
 /// The body of a create or update, as JSON: clients send JSON, or
-/// Kubernetes' protobuf for built-in types (kubectl's generators do).
-async fn read_json(request: Request<Incoming>, content_type: &str) -> Result<Value, ApiError> {
+/// Kubernetes' protobuf for built-in types (kubectl's generators do). With
+/// `fieldValidation`, unknown and repeated fields of a JSON body are
+/// refused (Strict) or returned as warnings (Warn).
+async fn read_object(
+    request: Request<Incoming>,
+    content_type: &str,
+    resource: &Resource,
+    validation: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
+    let body = read_body(request).await?;
     match media {
-        "" | "application/json" | "*/*" => parse_json(&read_body(request).await?),
+        "" | "application/json" | "*/*" => {}
         capstan_api::protobuf::CONTENT_TYPE => {
-            capstan_api::protobuf::decode(&read_body(request).await?)
+            return Ok((capstan_api::protobuf::decode(&body)?, Vec::new()))
         }
-        _ => Err(ApiError::unsupported_media_type(content_type)),
+        _ => return Err(ApiError::unsupported_media_type(content_type)),
     }
+    let object = parse_json(&body)?;
+    if validation == FieldValidation::Ignore {
+        return Ok((object, Vec::new()));
+    }
+    let errors =
+        capstan_api::openapi::strict_errors(resource.group, resource.version, resource.kind, &body)
+            .unwrap_or_default();
+    if errors.is_empty() {
+        return Ok((object, Vec::new()));
+    }
+    if validation == FieldValidation::Strict {
+        let kind = resource.kind;
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version {:?} cannot be handled as a {kind}: {}",
+            resource.version,
+            capstan_api::openapi::strict_decoding_error(&errors)
+        )));
+    }
+    Ok((object, errors.iter().map(ToString::to_string).collect()))
+}
+
+/// What to do with fields the schema does not know (`fieldValidation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    /// Upstream's default: accept, with a warning per field.
+    Warn,
+    Ignore,
+}
+
+impl FieldValidation {
+    fn from_query(query: &Query) -> Result<FieldValidation, ApiError> {
+        match query.get("fieldValidation") {
+            None | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ))),
+        }
+    }
+}
+
+/// Adds a `Warning` header per warning, as upstream (`299 - "..."`).
+fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for warning in warnings {
+        let text = format!("299 - {:?}", warning);
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&text) {
+            response.headers_mut().append("Warning", value);
+        }
+    }
+    response
 }
 
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

@@ -13,6 +13,7 @@ mod discovery;
 mod handler;
 mod metrics;
 mod object;
+mod openapi;
 mod registry;
 mod request;
 mod response;

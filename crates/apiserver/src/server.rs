@@ -109,6 +109,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         server_address,
         ready: AtomicBool::new(false),
         metrics,
+        openapi: Default::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let accept_loop = tokio::spawn(accept(

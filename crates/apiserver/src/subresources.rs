@@ -6,13 +6,30 @@ use bytes::Bytes;
 use capstan_api::{ApiError, Resource};
 use serde_json::{json, Value};
 
-use crate::handler::parse_json;
+use std::sync::Mutex;
+
+use crate::handler::{parse_json, FieldValidation};
 use crate::object;
 use crate::request::Query;
 use crate::rest::{Rest, WriteOptions};
 
-/// A PATCH of the object or its status. Returns the object and whether an
-/// apply created it.
+/// A PATCH as received: its media type, body and field validation.
+pub struct PatchRequest<'a> {
+    pub patch_type: &'a str,
+    pub body: &'a Bytes,
+    pub validation: FieldValidation,
+}
+
+/// The outcome of a PATCH.
+pub struct Patched {
+    pub object: Value,
+    /// An apply created the object.
+    pub created: bool,
+    /// Unknown or repeated fields, under `fieldValidation=Warn`.
+    pub warnings: Vec<String>,
+}
+
+/// A PATCH of the object or its status, of any patch type.
 #[allow(clippy::too_many_arguments)]
 pub async fn patch(
     rest: &Rest,
@@ -20,36 +37,51 @@ pub async fn patch(
     namespace: Option<&str>,
     name: &str,
     subresource: Option<&str>,
-    patch_type: &str,
-    body: &Bytes,
+    request: &PatchRequest<'_>,
     options: &WriteOptions,
     query: &Query,
-) -> Result<(Value, bool), ApiError> {
+) -> Result<Patched, ApiError> {
     let (group, kind) = (resource.group, resource.kind);
-    match patch_type {
+    let body = request.body;
+    // Repeated keys can only be seen in the body itself.
+    let duplicates = match request.validation {
+        FieldValidation::Ignore => Vec::new(),
+        _ => capstan_api::openapi::duplicate_fields(body).unwrap_or_default(),
+    };
+    let warnings = Mutex::new(Vec::new());
+    let checked = |patched: Value| -> Result<Value, ApiError> {
+        let found = strict_errors(resource, &duplicates, &patched, request.validation)?;
+        *warnings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = found;
+        Ok(patched)
+    };
+    let (object, created) = match request.patch_type {
         "application/json-patch+json" => {
             let patched = rest
                 .patch(resource, namespace, name, subresource, options, |current| {
-                    capstan_api::patch::json_patch(current, body)
+                    checked(capstan_api::patch::json_patch(current, body)?)
                 })
                 .await?;
-            Ok((patched, false))
+            (patched, false)
         }
         "application/merge-patch+json" => {
             let patched = rest
                 .patch(resource, namespace, name, subresource, options, |current| {
-                    capstan_api::patch::merge_patch(current, body)
+                    checked(capstan_api::patch::merge_patch(current, body)?)
                 })
                 .await?;
-            Ok((patched, false))
+            (patched, false)
         }
         "application/strategic-merge-patch+json" => {
             let patched = rest
                 .patch(resource, namespace, name, subresource, options, |current| {
-                    capstan_api::patch::strategic_merge_patch(group, kind, current, body)
+                    checked(capstan_api::patch::strategic_merge_patch(
+                        group, kind, current, body,
+                    )?)
                 })
                 .await?;
-            Ok((patched, false))
+            (patched, false)
         }
         "application/apply-patch+yaml" => {
             if query.get("fieldManager").is_none() {
@@ -63,7 +95,7 @@ pub async fn patch(
                     )],
                 ));
             }
-            let applied = parse_json(body)?;
+            let applied = checked(parse_json(body)?)?;
             let force = query.flag("force");
             let manager = options.field_manager.clone();
             let options = &WriteOptions {
@@ -76,10 +108,12 @@ pub async fn patch(
                     let created = capstan_api::apply::apply(
                         group, kind, None, &applied, &manager, force, &now,
                     )?;
-                    let created = rest.create(resource, namespace, created, options).await?;
-                    Ok((created, true))
+                    (
+                        rest.create(resource, namespace, created, options).await?,
+                        true,
+                    )
                 }
-                Err(error) => Err(error),
+                Err(error) => return Err(error),
                 Ok(_) => {
                     let patched = rest
                         .patch(resource, namespace, name, subresource, options, |current| {
@@ -99,12 +133,53 @@ pub async fn patch(
                             }
                         })
                         .await?;
-                    Ok((patched, false))
+                    (patched, false)
                 }
             }
         }
-        other => Err(ApiError::unsupported_media_type(other)),
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    let warnings = warnings
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(Patched {
+        object,
+        created,
+        warnings,
+    })
+}
+
+/// Unknown fields of a patched object (plus repeated keys of the patch):
+/// an error under Strict, warnings under Warn.
+fn strict_errors(
+    resource: &Resource,
+    duplicates: &[capstan_api::openapi::StrictError],
+    patched: &Value,
+    validation: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    if validation == FieldValidation::Ignore {
+        return Ok(Vec::new());
     }
+    let mut errors = duplicates.to_vec();
+    errors.extend(
+        capstan_api::openapi::unknown_fields(
+            resource.group,
+            resource.version,
+            resource.kind,
+            patched,
+        )
+        .into_iter()
+        .map(capstan_api::openapi::StrictError::UnknownField),
+    );
+    if errors.is_empty() {
+        return Ok(Vec::new());
+    }
+    if validation == FieldValidation::Strict {
+        return Err(ApiError::bad_request(
+            capstan_api::openapi::strict_decoding_error(&errors),
+        ));
+    }
+    Ok(errors.iter().map(ToString::to_string).collect())
 }
 
 /// The `Scale` of a workload.

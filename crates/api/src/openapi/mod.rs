@@ -112,7 +112,9 @@ fn document(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
     // Whatever the operations name (subresource kinds) and everything those
     // schemas refer to.
     let mut refs = BTreeSet::new();
-    collect_refs(&Value::Object(paths.clone()), &mut refs);
+    paths
+        .values()
+        .for_each(|item| collect_refs(item, &mut refs));
     roots.extend(refs);
     let schemas = closure(&catalog.schemas, roots);
     Some(json!({
