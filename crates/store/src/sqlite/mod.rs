@@ -256,7 +256,7 @@ async fn auto_compact(shared: Weak<Shared>, options: SqliteOptions) {
 /// The latest revision in this snapshot, after checking that `requested`
 /// (0 for the latest) can be read in it.
 fn check_revision(connection: &Connection, requested: Revision) -> Result<Revision> {
-    let current = schema::read_meta(connection, "revision")?;
+    let current = schema::current_revision(connection)?;
     if requested == 0 {
         return Ok(current);
     }

@@ -5,7 +5,9 @@
 //!   row a write replaced, which gives watchers the previous value.
 //! - `latest` maps each live key to the `log` row holding its value, so
 //!   reads at the latest revision never look at history.
-//! - `meta` holds the revision counter and the compacted revision.
+//! - `meta` holds the compacted revision. The current revision is the
+//!   newest `log` row's: compaction never removes that row, so the counter
+//!   needs no write of its own on every commit.
 //!
 //! Compaction deletes `log` rows below the compacted revision that a newer
 //! row below it supersedes, and tombstones: what remains still answers
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS meta (
     name  TEXT    PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('compacted', 0);
 ";
 
 /// Columns of a `log` row as a key: the `KV_COLUMNS` of every query below.
@@ -86,6 +88,14 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
         .map_err(db_error)?;
     connection.execute_batch(SCHEMA).map_err(db_error)?;
     Ok(connection)
+}
+
+/// The revision of the latest write in this snapshot.
+pub(crate) fn current_revision(connection: &Connection) -> Result<i64> {
+    connection
+        .prepare_cached("SELECT coalesce(max(revision), 0) FROM log")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(db_error)
 }
 
 pub(crate) fn read_meta(connection: &Connection, name: &str) -> Result<i64> {

@@ -11,12 +11,12 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::schema::{db_error, kv_at, read_meta, KV_COLUMNS};
+use super::schema::{current_revision, db_error, kv_at, read_meta};
 use super::Published;
 use crate::{Bytes, Deleted, Event, EventKind, KeyValue, Result, Revision, StoreError};
 
@@ -26,6 +26,8 @@ const MAX_BATCH: usize = 256;
 const BUSY_COMPACTION_CHUNK: Revision = 256;
 /// Revisions of history examined per compaction chunk when idle.
 const IDLE_COMPACTION_CHUNK: Revision = 8192;
+/// Longest wait for more writers to join a batch.
+const LINGER: Duration = Duration::from_micros(150);
 /// Free pages handed back to the file system per step when idle.
 const VACUUM_STEP_PAGES: i64 = 1024;
 
@@ -67,11 +69,13 @@ pub(crate) struct Writer {
     /// Rows below this revision have been compacted against `compacted`.
     purged_to: Revision,
     vacuum_pending: bool,
+    /// Size of the last batch: how many writers are active.
+    last_batch: usize,
 }
 
 impl Writer {
     pub fn new(connection: Connection, published: Arc<Published>) -> Result<Writer> {
-        let revision = read_meta(&connection, "revision")?;
+        let revision = current_revision(&connection)?;
         let compacted = read_meta(&connection, "compacted")?;
         published.revision.store(revision, Ordering::SeqCst);
         published.compacted.store(compacted, Ordering::SeqCst);
@@ -83,6 +87,7 @@ impl Writer {
             // A compaction cut short by a restart is taken up from the start.
             purged_to: 0,
             vacuum_pending: true,
+            last_batch: 1,
         })
     }
 
@@ -105,9 +110,12 @@ impl Writer {
                 self.idle_work();
                 continue;
             };
-            // Everything queued behind the first write joins its batch.
+            // Everything queued behind the first write joins its batch. When
+            // the last batch showed concurrent writers, wait a moment for
+            // those not back yet: one fsync then serves them all.
             let mut closing = false;
             let mut next = Some(first);
+            let lingering_until = Instant::now() + LINGER;
             while let Some(message) = next.take() {
                 match message {
                     Message::Write(op, reply) => batch.push((op, reply)),
@@ -116,11 +124,17 @@ impl Writer {
                         break;
                     }
                 }
-                if batch.len() < MAX_BATCH {
-                    next = queue.try_recv().ok();
+                if batch.len() >= MAX_BATCH {
+                    break;
+                }
+                next = queue.try_recv().ok();
+                if next.is_none() && batch.len() < self.last_batch {
+                    let left = lingering_until.saturating_duration_since(Instant::now());
+                    next = queue.recv_timeout(left).ok();
                 }
             }
             if !batch.is_empty() {
+                self.last_batch = batch.len();
                 self.commit_batch(&mut batch);
             }
             if closing {
@@ -154,9 +168,6 @@ impl Writer {
                     events.push(event.clone());
                 }
                 outcomes.push(outcome.map(|(outcome, _)| outcome));
-            }
-            if self.revision != start_revision {
-                set_meta(&transaction, "revision", self.revision)?;
             }
             if self.compacted != start_compacted {
                 set_meta(&transaction, "compacted", self.compacted)?;
@@ -277,12 +288,18 @@ fn purge_chunk(
 /// The value of `key` now, if it exists.
 fn latest(connection: &Connection, key: &str) -> rusqlite::Result<Option<KeyValue>> {
     connection
-        .prepare_cached(&format!(
-            "SELECT {KV_COLUMNS} FROM latest JOIN log ON log.revision = latest.revision
-             WHERE latest.key = ?1"
-        ))?
+        .prepare_cached(
+            "SELECT log.key, log.value, log.create_revision, log.revision, log.version
+             FROM latest JOIN log ON log.revision = latest.revision WHERE latest.key = ?1",
+        )?
         .query_row([key.as_bytes()], |row| kv_at(row, 0))
         .optional()
+}
+
+fn exists(connection: &Connection, key: &str) -> rusqlite::Result<bool> {
+    connection
+        .prepare_cached("SELECT 1 FROM latest WHERE key = ?1")?
+        .exists([key.as_bytes()])
 }
 
 /// The value of `key` if its mod revision is as expected, else the error.
@@ -341,7 +358,7 @@ fn apply(
 ) -> rusqlite::Result<Applied> {
     match op {
         Op::Create { key, value } => {
-            if latest(connection, key)?.is_some() {
+            if exists(connection, key)? {
                 return Ok(Err(StoreError::AlreadyExists { key: key.clone() }));
             }
             let next = *revision + 1;
