@@ -4,6 +4,7 @@
 //! generic code path driven by this crate.
 
 pub mod apply;
+pub mod convert;
 pub mod defaults;
 pub mod openapi;
 pub mod patch;

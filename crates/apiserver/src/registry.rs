@@ -63,7 +63,7 @@ impl Registry {
             .await
             .map_err(|e| store_error(resource, name, e))?
         {
-            Some(kv) => decode(&kv.value, kv.mod_revision),
+            Some(kv) => decode(resource, &kv.value, kv.mod_revision),
             None => Err(ApiError::not_found(resource.group, resource.plural, name)),
         }
     }
@@ -73,7 +73,7 @@ impl Registry {
         let key = resource.key(object::namespace(object), &name);
         let kv = self
             .store
-            .create(&key, encode(object)?)
+            .create(&key, encode(resource, object)?)
             .await
             .map_err(|e| store_error(resource, &name, e))?;
         Ok(with_revision(object.clone(), kv.mod_revision))
@@ -89,8 +89,8 @@ impl Registry {
     ) -> Result<Stored, ApiError> {
         let name = object::name(object).unwrap_or_default().to_string();
         let key = resource.key(object::namespace(object), &name);
-        let value = encode(object)?;
-        if value == encode(&current.object)? {
+        let value = encode(resource, object)?;
+        if value == encode(resource, &current.object)? {
             return Ok(current.clone());
         }
         let kv = self
@@ -156,7 +156,7 @@ impl Registry {
             let mut last_key = None;
             for kv in &page.kvs {
                 last_key = Some(kv.key.clone());
-                let object = decode(&kv.value, kv.mod_revision)?.object;
+                let object = decode(resource, &kv.value, kv.mod_revision)?.object;
                 if keep(&object) {
                     items.push(object);
                     if limit > 0 && items.len() == limit {
@@ -221,8 +221,11 @@ pub fn too_large_resource_version(wanted: Revision, current: Revision) -> ApiErr
     error
 }
 
-fn encode(object: &Value) -> Result<Bytes, ApiError> {
-    let mut object = object.clone();
+/// An object as the store keeps it: in the resource's storage version,
+/// without its revision.
+fn encode(resource: &Resource, object: &Value) -> Result<Bytes, ApiError> {
+    let (group, version) = capstan_api::convert::storage_version(resource);
+    let mut object = capstan_api::convert::convert(object.clone(), group, version);
     // The revision is the store's; it is not kept inside the value.
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
@@ -232,9 +235,11 @@ fn encode(object: &Value) -> Result<Bytes, ApiError> {
         .map_err(|error| ApiError::internal(error.to_string()))
 }
 
-pub fn decode(value: &[u8], revision: Revision) -> Result<Stored, ApiError> {
+/// A stored object as `resource`'s version serves it.
+pub fn decode(resource: &Resource, value: &[u8], revision: Revision) -> Result<Stored, ApiError> {
     let object: Value = serde_json::from_slice(value)
         .map_err(|error| ApiError::internal(format!("stored object is not JSON: {error}")))?;
+    let object = capstan_api::convert::convert(object, resource.group, resource.version);
     Ok(with_revision(object, revision))
 }
 

@@ -162,10 +162,12 @@ impl Watcher {
         self.last_revision = event.revision();
         let filter = self.request.filter.clone();
         let prev = match &event.prev {
-            Some(prev) => match registry::decode(&prev.value, prev.mod_revision) {
-                Ok(stored) => Some(stored.object),
-                Err(_) => None,
-            },
+            Some(prev) => {
+                match registry::decode(self.request.resource, &prev.value, prev.mod_revision) {
+                    Ok(stored) => Some(stored.object),
+                    Err(_) => None,
+                }
+            }
             None => None,
         };
         let was = prev.as_ref().is_some_and(|object| filter(object));
@@ -178,7 +180,9 @@ impl Watcher {
                 _ => true,
             },
             EventKind::Put => {
-                let Ok(current) = registry::decode(&event.kv.value, event.revision()) else {
+                let Ok(current) =
+                    registry::decode(self.request.resource, &event.kv.value, event.revision())
+                else {
                     return true;
                 };
                 let object = current.object;
