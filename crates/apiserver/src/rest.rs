@@ -90,7 +90,8 @@ impl Rest {
         check_type(resource, &mut object)?;
         set_namespace(resource, namespace, &mut object)?;
         if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
-            self.check_namespace_open(namespace).await?;
+            let name = object::name(&object).unwrap_or_default().to_string();
+            self.check_namespace_open(resource, &name, namespace).await?;
         }
         if object::name(&object).is_none() {
             match object::meta_str(&object, "generateName") {
@@ -275,6 +276,9 @@ impl Rest {
         }
         match subresource {
             Some("status") => strategy::prepare_for_status_update(&mut object, old),
+            // The scale subresource changes the spec; it is named only in
+            // the writer's `managedFields` entry.
+            Some("scale") => strategy::prepare_for_update(resource, &mut object, old),
             Some(other) => {
                 return Err(ApiError::method_not_supported(
                     &format!("{}/{other}", resource.plural),
@@ -349,7 +353,7 @@ impl Rest {
         if options.dry_run {
             return Ok(object);
         }
-        if object::is_deleting(&object) && object::finalizers(&object).is_empty() {
+        if finished(resource, &object) {
             let pending = Stored {
                 object,
                 revision: current.revision,
@@ -418,7 +422,7 @@ impl Rest {
             }
         }
         let grace = self.grace_period(resource, object, options);
-        if finalizers.is_empty() && grace == 0 {
+        if finalizers.is_empty() && grace == 0 && namespace_finalizers(resource, object).is_empty() {
             if options.dry_run {
                 return Ok(current.object);
             }
@@ -480,19 +484,44 @@ impl Rest {
     }
 
     /// Refuses new objects in a namespace that is missing or terminating.
-    async fn check_namespace_open(&self, namespace: &str) -> Result<(), ApiError> {
+    async fn check_namespace_open(
+        &self,
+        resource: &Resource,
+        name: &str,
+        namespace: &str,
+    ) -> Result<(), ApiError> {
         let namespaces =
             capstan_api::resource::find("", "v1", "namespaces").expect("namespaces are served");
         let found = self.registry.get(namespaces, None, namespace).await?;
         if object::is_deleting(&found.object) {
             return Err(ApiError::forbidden(
-                "",
-                "",
-                "",
+                resource.group,
+                resource.plural,
+                name,
                 &format!("unable to create new content in namespace {namespace} because it is being terminated"),
             ));
         }
         Ok(())
+    }
+}
+
+/// Whether an object being deleted has nothing left holding it: no
+/// finalizer, and for a namespace no `spec.finalizers` either (the
+/// namespace controller removes `kubernetes` once the content is gone).
+fn finished(resource: &Resource, object: &Value) -> bool {
+    object::is_deleting(object)
+        && object::finalizers(object).is_empty()
+        && namespace_finalizers(resource, object).is_empty()
+}
+
+fn namespace_finalizers(resource: &Resource, object: &Value) -> Vec<Value> {
+    match resource.kind {
+        "Namespace" if resource.group.is_empty() => object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
@@ -505,7 +534,8 @@ fn invalid(resource: &Resource, name: &str, errors: Vec<FieldError>) -> ApiError
 }
 
 /// Checks the body's `apiVersion` and `kind` against the URL, filling them
-/// in when absent, as upstream's decoder does.
+/// in when absent, and drops the fields the kind does not have, as
+/// upstream's decoder does.
 fn check_type(resource: &Resource, object: &mut Value) -> Result<(), ApiError> {
     if !object.is_object() {
         return Err(ApiError::bad_request(
@@ -532,6 +562,12 @@ fn check_type(resource: &Resource, object: &mut Value) -> Result<(), ApiError> {
             )))
         }
     }
+    capstan_api::openapi::prune_unknown_fields(
+        resource.group,
+        resource.version,
+        resource.kind,
+        object,
+    );
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use capstan_store::etcd::{EtcdOptions, EtcdStore, EtcdTls};
 use capstan_store::sqlite::{SqliteOptions, SqliteStore};
@@ -187,14 +187,67 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     ));
     // Accepted now; the node agent and pod networking use them.
     let _ = (args.cluster_cidr, args.disable_agent);
+    // After the ready line: the controllers are clients and need not delay it.
+    let controllers = match Controllers::start(&server.kubeconfig).await {
+        Ok(controllers) => controllers,
+        Err(error) => {
+            server.shutdown().await;
+            return Err(error);
+        }
+    };
 
     wait_for_signal().await;
     say("capstan: shutting down");
+    controllers.stop().await;
     server.shutdown().await;
     if let Some(sqlite) = sqlite {
         sqlite.close().await;
     }
     Ok(())
+}
+
+/// The controller manager in this process: a client of the API server
+/// through the admin kubeconfig, like one running anywhere else.
+struct Controllers {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Controllers {
+    /// How long reconciles under way may take to finish at shutdown.
+    const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+    async fn start(kubeconfig: &str) -> Result<Controllers, String> {
+        let invalid =
+            |error: &dyn std::fmt::Display| format!("controllers: admin kubeconfig: {error}");
+        let kubeconfig =
+            kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| invalid(&e))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| invalid(&e))?;
+        let client = kube::Client::try_from(config).map_err(|e| invalid(&e))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(capstan_controllers::run(client, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Controllers { stop, task })
+    }
+
+    /// Stops taking new work, lets what is under way finish (bounded),
+    /// before the API server they talk to goes away.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        if tokio::time::timeout(Self::STOP_TIMEOUT, &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
 }
 
 /// A line on standard output; a closed stdout must not stop the server.

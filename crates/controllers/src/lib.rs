@@ -1,0 +1,78 @@
+//! The controller manager: level-triggered control loops with upstream names
+//! and semantics. Every controller here is a client of the API server through
+//! kube-rs, even when it runs in the server's process, so it can as well run
+//! elsewhere.
+//!
+//! ```no_run
+//! # async fn example(client: kube::Client) {
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let manager = tokio::spawn(capstan_controllers::run(client, async {
+//!     let _ = stopped.await;
+//! }));
+//! // ... later:
+//! let _ = stop.send(());
+//! manager.await.unwrap();
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+
+use futures_util::FutureExt;
+
+pub mod namespace;
+pub mod serviceaccount;
+
+/// Runs every controller until `shutdown` completes, then lets the
+/// reconciles under way finish and returns.
+pub async fn run<F>(client: kube::Client, shutdown: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let shutdown = shutdown.shared();
+    tokio::join!(
+        namespace::run(client.clone(), shutdown.clone()),
+        serviceaccount::run(client, shutdown),
+    );
+}
+
+/// A failed reconcile: retried with back-off by the controller.
+#[derive(Debug)]
+pub struct Error(String);
+
+impl Error {
+    pub fn new(message: impl Into<String>) -> Error {
+        Error(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<kube::Error> for Error {
+    fn from(error: kube::Error) -> Error {
+        Error(describe(&error))
+    }
+}
+
+/// The server's own words for an API error, as upstream controllers report
+/// them in conditions and events; other errors as they display.
+pub fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The HTTP status code of an API error, if it is one.
+pub(crate) fn status_code(error: &kube::Error) -> Option<u16> {
+    match error {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
