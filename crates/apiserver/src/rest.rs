@@ -91,7 +91,8 @@ impl Rest {
         set_namespace(resource, namespace, &mut object)?;
         if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
             let name = object::name(&object).unwrap_or_default().to_string();
-            self.check_namespace_open(resource, &name, namespace).await?;
+            self.check_namespace_open(resource, &name, namespace)
+                .await?;
         }
         if object::name(&object).is_none() {
             match object::meta_str(&object, "generateName") {
@@ -422,7 +423,8 @@ impl Rest {
             }
         }
         let grace = self.grace_period(resource, object, options);
-        if finalizers.is_empty() && grace == 0 && namespace_finalizers(resource, object).is_empty() {
+        if finalizers.is_empty() && grace == 0 && namespace_finalizers(resource, object).is_empty()
+        {
             if options.dry_run {
                 return Ok(current.object);
             }
