@@ -20,6 +20,8 @@ pub enum FieldErrorKind {
     /// Not a field error proper: a field another manager owns, in the
     /// causes of an apply conflict.
     ManagerConflict,
+    /// Not a field error proper: the budget that refused an eviction.
+    DisruptionBudget,
 }
 
 impl FieldErrorKind {
@@ -37,6 +39,7 @@ impl FieldErrorKind {
             FieldErrorKind::TypeInvalid => "FieldValueTypeInvalid",
             FieldErrorKind::Internal => "InternalError",
             FieldErrorKind::ManagerConflict => "FieldManagerConflict",
+            FieldErrorKind::DisruptionBudget => "DisruptionBudget",
         }
     }
 
@@ -52,7 +55,7 @@ impl FieldErrorKind {
             FieldErrorKind::TooMany => "Too many",
             FieldErrorKind::NotFound => "Not found",
             FieldErrorKind::Internal => "Internal error",
-            FieldErrorKind::ManagerConflict => "",
+            FieldErrorKind::ManagerConflict | FieldErrorKind::DisruptionBudget => "",
         }
     }
 
@@ -65,6 +68,7 @@ impl FieldErrorKind {
                 | FieldErrorKind::TooLong
                 | FieldErrorKind::Internal
                 | FieldErrorKind::ManagerConflict
+                | FieldErrorKind::DisruptionBudget
         )
     }
 }
@@ -150,7 +154,10 @@ impl FieldError {
     /// The message without the field, as in a `StatusCause`:
     /// `Invalid value: "a b": a lowercase RFC 1123 label must ...`.
     pub fn body(&self) -> String {
-        if self.kind == FieldErrorKind::ManagerConflict {
+        if matches!(
+            self.kind,
+            FieldErrorKind::ManagerConflict | FieldErrorKind::DisruptionBudget
+        ) {
             return self.detail.clone();
         }
         let mut body = self.kind.words().to_string();
@@ -389,16 +396,21 @@ impl ApiError {
                     .causes
                     .iter()
                     .map(|cause| {
-                        json!({
+                        let mut out = json!({
                             "reason": cause.kind.reason(),
                             "message": cause.body(),
-                            "field": cause.field,
-                        })
+                        });
+                        // Upstream leaves out an empty field.
+                        if !cause.field.is_empty() {
+                            out["field"] = cause.field.clone().into();
+                        }
+                        out
                     })
                     .collect();
                 out.insert("causes".into(), causes.into());
             }
-            if let Some(seconds) = details.retry_after_seconds {
+            // Upstream leaves out a zero (`omitempty`).
+            if let Some(seconds) = details.retry_after_seconds.filter(|s| *s > 0) {
                 out.insert("retryAfterSeconds".into(), seconds.into());
             }
             status["details"] = Value::Object(out);

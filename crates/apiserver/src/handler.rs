@@ -130,7 +130,9 @@ impl ApiServer {
                 match path {
                     "/metrics" => Ok(response::text_owned(
                         StatusCode::OK,
-                        "text/plain; version=0.0.4; charset=utf-8",
+                        // The body is OpenMetrics text (`# EOF`, counters typed
+                        // without `_total`); say so.
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
                         self.metrics.encode(),
                     )),
                     _ => Err(ApiError::not_found_path()),
@@ -319,7 +321,11 @@ impl ApiServer {
                     &options,
                 )
                 .await?;
-                Ok(response::json(StatusCode::OK, &scale))
+                Ok(response::json_with(
+                    StatusCode::OK,
+                    shape.content_type(),
+                    &response::shaped_scale(&scale, shape),
+                ))
             }
             ("create", Some("binding")) => {
                 let (body, _) =
@@ -592,7 +598,18 @@ async fn read_object(
         }
         _ => return Err(ApiError::unsupported_media_type(content_type)),
     }
-    let object = parse_json(&body)?;
+    let object = parse_object(&body, resource)?;
+    // What does not fit the kind's types is refused whatever the field
+    // validation, as upstream's decoder refuses it.
+    if let Some(error) =
+        capstan_api::openapi::decode_error(resource.group, resource.version, resource.kind, &object)
+    {
+        let kind = resource.kind;
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version {:?} cannot be handled as a {kind}: {}",
+            resource.version, error.json
+        )));
+    }
     if validation == FieldValidation::Ignore {
         return Ok((object, Vec::new()));
     }
@@ -644,6 +661,50 @@ fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<
         }
     }
     response
+}
+
+/// The body of a create or update: a JSON object, or upstream's words for
+/// what is not one (Go's JSON errors, then a summary of the body).
+fn parse_object(body: &[u8], resource: &Resource) -> Result<Value, ApiError> {
+    let unrecognized = |error: String| {
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: {error} ({})",
+            resource.kind,
+            summarize(body)
+        ))
+    };
+    if let Some(error) = capstan_api::openapi::syntax_error(body) {
+        return Err(unrecognized(error));
+    }
+    let object: Value =
+        serde_json::from_slice(body).map_err(|error| unrecognized(error.to_string()))?;
+    let kind = match &object {
+        Value::Object(_) => return Ok(object),
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Null => return Err(unrecognized("Object 'Kind' is missing".into())),
+    };
+    Err(unrecognized(format!(
+        "json: cannot unmarshal {kind} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}"
+    )))
+}
+
+/// Upstream's `summarizeData`: the first 30 bytes of a body, as text when
+/// it looks like JSON, else in hex.
+fn summarize(body: &[u8]) -> String {
+    const MAX: usize = 30;
+    let cut = &body[..body.len().min(MAX)];
+    let more = if body.len() > MAX { " ..." } else { "" };
+    match body.first() {
+        None => "<empty>".into(),
+        Some(b'{') => format!("{}{more}", String::from_utf8_lossy(cut)),
+        Some(_) => {
+            let hex: String = cut.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{hex}{more}")
+        }
+    }
 }
 
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

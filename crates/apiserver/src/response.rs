@@ -38,7 +38,12 @@ pub fn json(status: StatusCode, value: &Value) -> Response<Body> {
 pub fn error(error: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(error.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json(status, &error.to_status());
-    if let Some(seconds) = error.details.as_ref().and_then(|d| d.retry_after_seconds) {
+    if let Some(seconds) = error
+        .details
+        .as_ref()
+        .and_then(|d| d.retry_after_seconds)
+        .filter(|s| *s > 0)
+    {
         response
             .headers_mut()
             .insert("Retry-After", HeaderValue::from(seconds));
@@ -221,6 +226,38 @@ pub fn table(
         table["columnDefinitions"] = json!(capstan_api::table::columns(resource));
     }
     table
+}
+
+/// A `Scale` (of `<workload>/scale`) in the shape asked for: its table
+/// has upstream's columns, `DESIREDREPLICAS` and `AVAILABLEREPLICAS`.
+pub fn shaped_scale(scale: &Value, shape: Shape) -> Value {
+    let (v1, include) = match shape {
+        Shape::Object => return scale.clone(),
+        Shape::PartialMetadata { v1 } => return partial_metadata(scale, v1),
+        Shape::Table { v1, include } => (v1, include),
+    };
+    let mut row = json!({"cells": [
+        scale.pointer("/metadata/name").cloned().unwrap_or_default(),
+        scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0)),
+        scale.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+    ]});
+    match include {
+        Include::None => {}
+        Include::Metadata => row["object"] = partial_metadata(scale, v1),
+        Include::Object => row["object"] = scale.clone(),
+    }
+    let column = |name: &str, kind: &str, format: &str, description: &str| json!({"name": name, "type": kind, "format": format, "description": description, "priority": 0});
+    json!({
+        "kind": "Table",
+        "apiVersion": meta_version(v1),
+        "metadata": {"resourceVersion": object::resource_version(scale).unwrap_or_default()},
+        "columnDefinitions": [
+            column("Name", "string", "name", "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"),
+            column("DesiredReplicas", "integer", "", "replicas is the desired number of instances for the scaled object."),
+            column("AvailableReplicas", "integer", "", "replicas is the actual number of observed instances of the scaled object."),
+        ],
+        "rows": [row],
+    })
 }
 
 /// A single object in the shape asked for.

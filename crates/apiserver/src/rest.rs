@@ -402,7 +402,14 @@ impl Rest {
             }
         }
         if object::is_deleting(object) {
-            return Ok(current.object);
+            return self
+                .delete_again(
+                    resource,
+                    current,
+                    options.grace_period_seconds,
+                    options.dry_run,
+                )
+                .await;
         }
         let mut marked = object.clone();
         let mut finalizers = object::finalizers(object);
@@ -448,6 +455,59 @@ impl Rest {
             marked["status"]["phase"] = "Terminating".into();
         }
         if options.dry_run {
+            return Ok(marked);
+        }
+        Ok(self
+            .registry
+            .update(resource, &current, &marked)
+            .await?
+            .object)
+    }
+
+    /// A DELETE of an object already being deleted: only a shorter grace
+    /// period changes anything, as upstream; down to 0 (`kubectl delete
+    /// --grace-period=0 --force`) the object goes at once unless finalizers
+    /// hold it.
+    async fn delete_again(
+        &self,
+        resource: &Resource,
+        current: Stored,
+        grace: Option<i64>,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let object = &current.object;
+        let pending = object
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let Some(grace) = grace.map(|g| g.max(0)).filter(|g| *g < pending) else {
+            return Ok(current.object);
+        };
+        if grace == 0 && object::finalizers(object).is_empty() {
+            if dry_run {
+                return Ok(current.object);
+            }
+            let deleted = self.registry.delete(resource, &current).await?.object;
+            if is_service(resource) {
+                self.services.release_unused(&deleted, None).await;
+            }
+            return Ok(deleted);
+        }
+        let mut marked = object.clone();
+        let when = object
+            .pointer("/metadata/deletionTimestamp")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .unwrap_or_else(jiff::Timestamp::now)
+            - jiff::SignedDuration::from_secs(pending)
+            + jiff::SignedDuration::from_secs(grace);
+        let meta = object::meta_mut(&mut marked);
+        meta.insert(
+            "deletionTimestamp".into(),
+            when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string().into(),
+        );
+        meta.insert("deletionGracePeriodSeconds".into(), grace.into());
+        if dry_run {
             return Ok(marked);
         }
         Ok(self

@@ -243,7 +243,10 @@ async fn bootstrap(
 ) -> Result<(), String> {
     let find =
         |plural| capstan_api::resource::find("", "v1", plural).expect("core resources are served");
-    let options = WriteOptions::default();
+    let options = WriteOptions {
+        field_manager: "kube-apiserver".into(),
+        ..WriteOptions::default()
+    };
     for name in SYSTEM_NAMESPACES {
         let namespace =
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});

@@ -49,8 +49,37 @@ pub async fn patch(
         _ => capstan_api::openapi::duplicate_fields(body).unwrap_or_default(),
     };
     let warnings = Mutex::new(Vec::new());
+    // Upstream reports a patched object it cannot decode as an invalid
+    // `patch`, showing the patch map (strategic merge) or the patched JSON.
+    let strategic = request.patch_type == "application/strategic-merge-patch+json";
+    let patch_map = strategic
+        .then(|| serde_json::from_slice::<Value>(body).ok())
+        .flatten()
+        .map(|patch| go_format(&patch));
     let checked = |patched: Value| -> Result<Value, ApiError> {
-        let found = strict_errors(resource, &duplicates, &patched, request.validation)?;
+        let shown = || patch_map.clone().unwrap_or_else(|| patched.to_string());
+        let invalid_patch = |detail: String| {
+            ApiError::invalid(
+                "",
+                "",
+                "",
+                vec![capstan_api::FieldError::invalid("patch", shown(), detail)],
+            )
+        };
+        if let Some(error) = capstan_api::openapi::decode_error(
+            resource.group,
+            resource.version,
+            resource.kind,
+            &patched,
+        ) {
+            return Err(invalid_patch(if strategic {
+                error.unstructured
+            } else {
+                error.json
+            }));
+        }
+        let found = strict_errors(resource, &duplicates, &patched, request.validation)
+            .map_err(|error| invalid_patch(error.message))?;
         *warnings
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = found;
@@ -95,7 +124,21 @@ pub async fn patch(
                     )],
                 ));
             }
-            let applied = checked(parse_json(body)?)?;
+            // Unknown fields and values of the wrong type fail the apply
+            // itself; what is left to field validation is repeated keys.
+            let applied = parse_json(body)?;
+            let finished = |merged: Value| -> Result<Value, ApiError> {
+                if let Some(error) =
+                    capstan_api::openapi::decode_error(group, resource.version, kind, &merged)
+                {
+                    return Err(ApiError::bad_request(error.json));
+                }
+                let found = strict_errors(resource, &duplicates, &Value::Null, request.validation)?;
+                *warnings
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = found;
+                Ok(merged)
+            };
             let force = query.flag("force");
             let manager = options.field_manager.clone();
             let options = &WriteOptions {
@@ -105,9 +148,9 @@ pub async fn patch(
             let now = object::now();
             match rest.get(resource, namespace, name).await {
                 Err(error) if error.code == 404 && subresource.is_none() => {
-                    let created = capstan_api::apply::apply(
+                    let created = finished(capstan_api::apply::apply(
                         group, kind, None, &applied, &manager, force, &now,
-                    )?;
+                    )?)?;
                     (
                         rest.create(resource, namespace, created, options).await?,
                         true,
@@ -117,7 +160,7 @@ pub async fn patch(
                 Ok(_) => {
                     let patched = rest
                         .patch(resource, namespace, name, subresource, options, |current| {
-                            match subresource {
+                            finished(match subresource {
                                 Some("status") => capstan_api::apply::apply_status(
                                     group, kind, current, &applied, &manager, force, &now,
                                 ),
@@ -130,7 +173,7 @@ pub async fn patch(
                                     force,
                                     &now,
                                 ),
-                            }
+                            }?)
                         })
                         .await?;
                     (patched, false)
@@ -180,6 +223,29 @@ fn strict_errors(
         ));
     }
     Ok(errors.iter().map(ToString::to_string).collect())
+}
+
+/// A JSON value as Go's `%+v` prints the map it decodes to:
+/// `map[spec:map[replicas:two]]`.
+fn go_format(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|key| format!("{key}:{}", go_format(&map[key])))
+                .collect();
+            format!("map[{}]", fields.join(" "))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_format).collect();
+            format!("[{}]", items.join(" "))
+        }
+        Value::String(text) => text.clone(),
+        Value::Null => "<nil>".into(),
+        other => other.to_string(),
+    }
 }
 
 /// The `Scale` of a workload.
@@ -292,11 +358,18 @@ pub async fn scale(
         }
     }
     let updated = rest
-        .patch(resource, namespace, name, None, options, |object| {
-            let mut object = object.clone();
-            object["spec"]["replicas"] = replicas.into();
-            Ok(object)
-        })
+        .patch(
+            resource,
+            namespace,
+            name,
+            Some("scale"),
+            options,
+            |object| {
+                let mut object = object.clone();
+                object["spec"]["replicas"] = replicas.into();
+                Ok(object)
+            },
+        )
         .await?;
     Ok(scale_of(resource, &updated))
 }
@@ -323,7 +396,13 @@ pub async fn bind(
             )
         })?
         .to_string();
-    rest.patch(pods, namespace, name, None, options, |pod| {
+    // As upstream, the binding is written straight to storage: the pod
+    // update rules (which keep `spec.nodeName` as it is) do not apply.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = rest.registry.get(pods, namespace, name).await?;
+        let pod = &current.object;
         if object::is_deleting(pod) {
             return Err(ApiError::conflict(
                 "",
@@ -346,23 +425,34 @@ pub async fn bind(
         }
         let mut pod = pod.clone();
         pod["spec"]["nodeName"] = node.clone().into();
-        Ok(pod)
-    })
-    .await?;
-    // The scheduled condition is status, written apart from the spec.
-    rest.patch(pods, namespace, name, Some("status"), options, |pod| {
-        let mut pod = pod.clone();
-        let conditions = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        // The binding's annotations are copied onto the pod.
+        if let Some(annotations) = binding
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+        {
+            for (key, value) in annotations {
+                pod["metadata"]["annotations"][key.as_str()] = value.clone();
+            }
+        }
+        let conditions = pod["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut conditions: Vec<Value> = conditions
             .into_iter()
             .filter(|c| c["type"] != "PodScheduled")
             .collect();
         conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()}));
         pod["status"]["conditions"] = conditions.into();
-        Ok(pod)
-    })
-    .await?;
-    Ok(success(201))
+        if options.dry_run {
+            return Ok(success(201));
+        }
+        match rest.registry.update(pods, &current, &pod).await {
+            Err(error) if error.code == 409 && attempt < 5 => continue,
+            Err(error) => return Err(error),
+            Ok(_) => return Ok(success(201)),
+        }
+    }
 }
 
 /// `namespaces/finalize`: only `spec.finalizers` changes; a terminating
@@ -465,13 +555,31 @@ pub async fn evict(
         let pod_name = name.to_string();
         rest.patch(budgets, namespace, &budget_name, Some("status"), options, |current| {
             let allowed = current.pointer("/status/disruptionsAllowed").and_then(Value::as_i64).unwrap_or(0);
-            if allowed <= 0 {
-                let mut error = ApiError::too_many_requests(0);
-                error.message = format!(
-                    "Cannot evict pod as it would violate the pod's disruption budget.: The disruption budget {budget_name} needs {} healthy pods and has {} currently",
+            let observed = current.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
+            let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            let why = if observed < generation {
+                // The disruption controller has not looked at it yet.
+                Some(format!("The disruption budget {budget_name} is still being processed by the server."))
+            } else if allowed <= 0 {
+                Some(format!(
+                    "The disruption budget {budget_name} needs {} healthy pods and has {} currently",
                     current.pointer("/status/desiredHealthy").and_then(Value::as_i64).unwrap_or(0),
                     current.pointer("/status/currentHealthy").and_then(Value::as_i64).unwrap_or(0),
-                );
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let mut error = ApiError::too_many_requests(0);
+                error.message = "Cannot evict pod as it would violate the pod's disruption budget.".into();
+                if let Some(details) = &mut error.details {
+                    details.causes.push(capstan_api::FieldError::new(
+                        capstan_api::FieldErrorKind::DisruptionBudget,
+                        "",
+                        None,
+                        why,
+                    ));
+                }
                 return Err(error);
             }
             let mut updated = current.clone();

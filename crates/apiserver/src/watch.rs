@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use capstan_api::{ApiError, Resource};
-use capstan_store::{Event, EventKind, Revision};
+use capstan_store::{Event, EventKind, Revision, StoreError};
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
@@ -48,6 +48,7 @@ pub struct WatchRequest {
 }
 
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
 const EVENT_BUFFER: usize = 64;
 
 pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Response<Body>, ApiError> {
@@ -72,8 +73,21 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
     let events = match store.watch(&prefix, from + 1).await {
         Ok(events) => Some(events),
         Err(error) => {
-            // Upstream answers 200 and reports an expired start in the stream.
-            let status = registry::store_error_unnamed(error).to_status();
+            // Upstream answers 200 and reports an expired start in the
+            // stream, naming the version asked for and the oldest one a
+            // watch can still start from.
+            let error = match error {
+                StoreError::Compacted {
+                    requested,
+                    compacted,
+                } => ApiError::gone(format!(
+                    "too old resource version: {} ({})",
+                    requested - 1,
+                    compacted - 1
+                )),
+                other => registry::store_error_unnamed(other),
+            };
+            let status = error.to_status();
             let line = encode(&json!({"type": "ERROR", "object": status}));
             let _ = sender.send(line).await;
             None
@@ -126,17 +140,23 @@ struct Watcher {
 
 impl Watcher {
     async fn follow(&mut self, mut events: capstan_store::WatchStream) {
-        let deadline = tokio::time::sleep(self.request.timeout);
+        let end = tokio::time::Instant::now() + self.request.timeout;
+        let deadline = tokio::time::sleep_until(end);
         tokio::pin!(deadline);
-        let mut bookmarks = tokio::time::interval(BOOKMARK_INTERVAL);
-        bookmarks.tick().await;
+        let mut next_bookmark = next_bookmark(end);
+        let bookmark = tokio::time::sleep_until(next_bookmark.unwrap_or(end));
+        tokio::pin!(bookmark);
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
                 _ = self.sender.closed() => return,
-                _ = bookmarks.tick(), if self.request.bookmarks => {
+                _ = &mut bookmark, if self.request.bookmarks && next_bookmark.is_some() => {
                     if !self.bookmark(false).await {
                         return;
+                    }
+                    next_bookmark = next_bookmark_after(end, next_bookmark);
+                    if let Some(at) = next_bookmark {
+                        bookmark.as_mut().reset(at);
                     }
                 }
                 next = events.next() => match next {
@@ -236,6 +256,27 @@ impl Watcher {
             .await
             .is_ok()
     }
+}
+
+/// When the next bookmark is due, as upstream's watch cache: about every
+/// minute, and once more two seconds before the watch times out; none when
+/// that moment has passed.
+fn next_bookmark(end: tokio::time::Instant) -> Option<tokio::time::Instant> {
+    let now = tokio::time::Instant::now();
+    let heartbeat = now + BOOKMARK_INTERVAL;
+    let before_timeout = end.checked_sub(BOOKMARK_BEFORE_TIMEOUT)?;
+    let at = heartbeat.min(before_timeout);
+    (at > now).then_some(at)
+}
+
+/// The bookmark after one sent at `last`.
+fn next_bookmark_after(
+    end: tokio::time::Instant,
+    last: Option<tokio::time::Instant>,
+) -> Option<tokio::time::Instant> {
+    let next = next_bookmark(end)?;
+    // Never twice for the same moment.
+    (Some(next) > last).then_some(next)
 }
 
 fn encode(value: &Value) -> Bytes {

@@ -354,17 +354,25 @@ fn check_applied(group: &str, kind: &str, applied: &Value, ty: Ty) -> Result<(),
     {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
-    typed::validate(applied, ty).map_err(|message| {
-        let object = format!(
-            "{}/{}; {}",
-            text(applied, "/metadata/namespace"),
-            text(applied, "/metadata/name"),
-            gvk(applied)
-        );
-        unknown_error(format!(
-            "failed to create typed patch object ({object}): {message}"
-        ))
-    })
+    let version = api_version.rsplit('/').next().unwrap_or_default();
+    typed::validate(applied, ty)
+        .and_then(
+            |()| match crate::openapi::typed_error(group, version, kind, applied) {
+                Some(message) => Err(message),
+                None => Ok(()),
+            },
+        )
+        .map_err(|message| {
+            let object = format!(
+                "{}/{}; {}",
+                text(applied, "/metadata/namespace"),
+                text(applied, "/metadata/name"),
+                gvk(applied)
+            );
+            unknown_error(format!(
+                "failed to create typed patch object ({object}): {message}"
+            ))
+        })
 }
 
 /// `apps/v1, Kind=Deployment`, `/v1, Kind=Pod`.

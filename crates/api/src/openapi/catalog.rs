@@ -74,6 +74,7 @@ impl Catalog {
         catalog.fix_scalars();
         catalog.add_gvks();
         super::extensions::annotate(&mut catalog);
+        super::enums::annotate(&mut catalog.schemas);
         catalog
     }
 

@@ -21,10 +21,13 @@
 //! applies.
 
 mod catalog;
+mod decode;
+mod enums;
 mod extensions;
 mod params;
 mod paths;
 mod strict;
+mod syntax;
 mod v2;
 
 #[cfg(test)]
@@ -36,9 +39,12 @@ use serde_json::{json, Map, Value};
 
 use crate::resource::RESOURCES;
 use catalog::{Catalog, API_RESOURCE_LIST, DELETE_OPTIONS, PATCH, REF_PREFIX, STATUS, WATCH_EVENT};
+pub use decode::{decode_error, typed_error, DecodeError};
 pub use strict::{
-    duplicate_fields, strict_decoding_error, strict_errors, unknown_fields, StrictError,
+    duplicate_fields, prune_unknown_fields, strict_decoding_error, strict_errors, unknown_fields,
+    StrictError,
 };
+pub use syntax::syntax_error;
 pub use v2::{v2_document, v2_protobuf};
 
 /// The index of `/openapi/v3`: one entry per served group version, e.g.

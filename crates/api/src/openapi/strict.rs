@@ -6,9 +6,10 @@
 //! by dots, list items as `[i]`). With `fieldValidation=Strict` a create or
 //! update fails with 400 BadRequest, `<Kind> in version "<v>" cannot be
 //! handled as a <Kind>: strict decoding error: unknown field "spec.foo",
-//! …`; a patch fails with 400 and just `strict decoding error: …` (its
-//! duplicates found in the patch body, its unknown fields in the patched
-//! object). With `Warn` each error is one `Warning` header
+//! …`; a patch fails with 422, an invalid `patch` whose detail is
+//! `strict decoding error: …` (its duplicates found in the patch body, its
+//! unknown fields in the patched object). With `Warn` each error is one
+//! `Warning` header
 //! (`299 - "unknown field \"spec.foo\""`) and the request goes on.
 
 use std::collections::{HashMap, HashSet};
@@ -67,6 +68,44 @@ pub fn unknown_fields(group: &str, version: &str, kind: &str, object: &Value) ->
         &mut out,
     );
     out
+}
+
+/// Drops the fields the schema of the kind does not have, as decoding into
+/// upstream's Go types does (what `fieldValidation=Ignore` and `Warn`
+/// accept is not kept).
+pub fn prune_unknown_fields(group: &str, version: &str, kind: &str, object: &mut Value) {
+    let index = index();
+    if let Some(root) = index
+        .kinds
+        .get(&(group.to_string(), version.to_string(), kind.to_string()))
+    {
+        prune_in(index, &Field::Type(*root), object);
+    }
+}
+
+fn prune_in(index: &Index, field: &Field, value: &mut Value) {
+    match (field, value) {
+        (Field::Array(item), Value::Array(values)) => {
+            values.iter_mut().for_each(|v| prune_in(index, item, v));
+        }
+        (Field::Map(item), Value::Object(map)) => {
+            map.values_mut().for_each(|v| prune_in(index, item, v));
+        }
+        (Field::Type(_), Value::Object(map)) => {
+            let Some((fields, preserve)) = index.fields(field) else {
+                return;
+            };
+            if !preserve {
+                map.retain(|key, _| fields.contains_key(key));
+            }
+            for (key, value) in map.iter_mut() {
+                if let Some(field) = fields.get(key) {
+                    prune_in(index, field, value);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The strict errors of a create or update body, in the order upstream

@@ -174,6 +174,90 @@ impl TestServer {
         String::from_utf8(output.stdout).expect("utf-8")
     }
 
+    /// kubectl with more environment, e.g. `EDITOR` for `kubectl edit`.
+    pub fn kubectl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(KUBECTL)
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// kubectl with a manifest on standard input, asserting failure;
+    /// returns its standard error.
+    pub fn fails_stdin(&self, args: &[&str], input: &str) -> String {
+        let output = self.kubectl_stdin(args, input);
+        assert!(
+            !output.status.success(),
+            "kubectl {args:?} should have failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8(output.stderr).expect("utf-8")
+    }
+
+    /// One HTTP request with the admin client certificate, through curl:
+    /// the status code and the body.
+    pub fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&[u8]>,
+    ) -> (u16, String) {
+        let tls = self.data_dir().join("tls");
+        let mut command = Command::new("curl");
+        command
+            .args([
+                "-s",
+                "--max-time",
+                "30",
+                "-X",
+                method,
+                "-w",
+                "\n%{http_code}",
+            ])
+            .arg("--cacert")
+            .arg(tls.join("ca.crt"))
+            .arg("--cert")
+            .arg(tls.join("admin.crt"))
+            .arg("--key")
+            .arg(tls.join("admin.key"))
+            .args(["-H", &format!("Content-Type: {content_type}")])
+            .arg(format!("{}{path}", self.url()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if body.is_some() {
+            command.args(["--data-binary", "@-"]);
+        }
+        let mut child = command.spawn().expect("run curl");
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Some(body) = body {
+            stdin.write_all(body).expect("write body");
+        }
+        drop(stdin);
+        let output = child.wait_with_output().expect("curl output");
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').expect("curl wrote the status code");
+        (
+            code.trim().parse().expect("an HTTP status"),
+            body.to_string(),
+        )
+    }
+
+    /// A kube-rs client of the admin kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        use kube::config::{KubeConfigOptions, Kubeconfig};
+        let kubeconfig = Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .expect("client config");
+        kube::Client::try_from(config).expect("client")
+    }
+
     /// Runs kubectl, asserts failure and returns its standard error.
     pub fn fails(&self, args: &[&str]) -> String {
         let output = self.kubectl(args);
