@@ -143,6 +143,7 @@ async fn run() -> Res<()> {
         .tempdir()?;
     let mut server = Server::spawn(dir.path(), 0)?;
     server.ready_line().await?;
+    let whole_run = CpuMeter::start(&server);
     sleep(IDLE_WAIT).await;
     let idle = server.memory("idle")?;
     let name = format!("RSS idle, {} s after ready", IDLE_WAIT.as_secs());
@@ -220,6 +221,7 @@ async fn run() -> Res<()> {
     tables.figure(&name, value, "", None);
     let value = format!("{:.1} MB", disk as f64 / 1e6);
     tables.figure("SQLite files after the lists", value, "", None);
+    let others = whole_run.finish(&server, Vec::new(), Duration::ZERO).others;
     drop(client);
     let stop = server.stop().await?;
     let value = format!("{:.0} ms", ms(stop));
@@ -227,7 +229,10 @@ async fn run() -> Res<()> {
 
     let load_after = load_average();
     eprintln!("load average at end: {load_after}");
-    println!("Load average (1, 5, 15 min): {load_before} at start, {load_after} at end.");
+    println!(
+        "Load average (1, 5, 15 min): {load_before} at start, {load_after} at end. \
+         Other processes kept {others:.2} cores busy on average while the main server ran."
+    );
     tables.print();
     Ok(())
 }
@@ -422,6 +427,9 @@ async fn time_to_ready(tables: &mut Tables) -> Res<()> {
         }
         readyz.push(server.started.elapsed());
         let line = server.ready_line().await?;
+        // The server finishes starting (controllers, signal handlers) after
+        // its ready line; a SIGTERM right after it would find no handler.
+        sleep(Duration::from_secs(1)).await;
         server.stop().await?;
         eprintln!(
             "start: /readyz ok after {:.1} ms, ready line after {:.1} ms, printed {} ms",

@@ -7,6 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc gives the memory of a large response back to the system;
+/// glibc's allocator keeps such peaks for good. Without transparent huge
+/// pages its idle footprint stays small.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "capstan", version, about = "Kubernetes in one binary")]
 struct Cli {

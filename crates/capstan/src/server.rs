@@ -149,6 +149,9 @@ async fn open_store(
 
 pub async fn run(args: ServerArgs) -> Result<(), String> {
     let started = Instant::now();
+    // Listen for signals before anything starts, so that a SIGTERM during
+    // start-up still shuts down cleanly.
+    let stop = Signals::install()?;
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     prepare_data_dir(&data_dir)?;
     let (store, sqlite) = open_store(&args, &data_dir).await?;
@@ -196,7 +199,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         }
     };
 
-    wait_for_signal().await;
+    stop.wait().await;
     say("capstan: shutting down");
     controllers.stop().await;
     server.shutdown().await;
@@ -258,12 +261,26 @@ fn say(line: &str) {
     let _ = stdout.flush();
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+/// SIGTERM and SIGINT, which stop the server.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let error = |e: std::io::Error| format!("cannot handle signals: {e}");
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).map_err(error)?,
+            interrupt: signal(SignalKind::interrupt()).map_err(error)?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
     }
 }

@@ -65,8 +65,10 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
         .execute_batch(
             // FULL: every commit is fsynced, so an acknowledged write
             // survives a crash of the machine, not only of the process.
+            // A small page cache per reader: the file is in the OS's
+            // cache anyway, and there are several readers.
             "PRAGMA synchronous = FULL;
-             PRAGMA cache_size = -16384;
+             PRAGMA cache_size = -2048;
              PRAGMA temp_store = MEMORY;",
         )
         .map_err(db_error)?;
@@ -81,6 +83,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
             // auto_vacuum only takes effect before the first table exists:
             // it lets compaction give freed pages back to the file system.
             "PRAGMA auto_vacuum = INCREMENTAL;
+             PRAGMA cache_size = -8192;
              PRAGMA journal_mode = WAL;
              PRAGMA journal_size_limit = 67108864;
              PRAGMA wal_autocheckpoint = 0;",
