@@ -11,6 +11,7 @@ pub mod pki;
 
 mod discovery;
 mod handler;
+mod input;
 mod metrics;
 mod object;
 mod openapi;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use std::sync::Mutex;
 
-use crate::handler::{parse_json, FieldValidation};
+use crate::input::{parse_json, FieldValidation};
 use crate::object;
 use crate::request::Query;
 use crate::rest::{Rest, WriteOptions};
