@@ -26,19 +26,6 @@ use crate::selectors::Selectors;
 use crate::subresources;
 use crate::watch::{self};
 
-/// Lists of more items than this hand their memory back when done.
-const LARGE_LIST: usize = 1000;
-
-/// Returns freed heap to the system. glibc keeps what a large list's
-/// object trees used at their peak; without this the server's memory
-/// stays at the high-water mark of its largest response.
-fn give_back_memory() {
-    // SAFETY: malloc_trim only releases free memory of glibc's heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 pub struct ApiServer {
     pub rest: Rest,
     pub tokens: TokenAuthenticator,
@@ -410,15 +397,11 @@ impl ApiServer {
             }
             Shape::PartialMetadata { v1 } => response::partial_metadata_list(&page.items, meta, v1),
         };
-        let large = body["items"].as_array().map_or(0, Vec::len)
-            + body["rows"].as_array().map_or(0, Vec::len)
-            > LARGE_LIST;
-        let response = response::json_with(StatusCode::OK, shape.content_type(), &body);
-        drop(body);
-        if large {
-            give_back_memory();
-        }
-        Ok(response)
+        Ok(response::json_with(
+            StatusCode::OK,
+            shape.content_type(),
+            &body,
+        ))
     }
 
     async fn delete_collection(

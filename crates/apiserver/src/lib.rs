@@ -27,5 +27,5 @@ mod watch;
 
 pub mod server;
 
-pub use allocator::ServiceCidr;
+pub use allocator::Cidr;
 pub use server::{start, Config, Server};

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::allocator::ServiceCidr;
+use crate::allocator::Cidr;
 use crate::authn::{user_from_certificate, TokenAuthenticator};
 use crate::authz::{AllowAuthenticated, Chain};
 use crate::handler::ApiServer;
@@ -37,7 +37,7 @@ pub struct Config {
     pub store: Arc<dyn Store>,
     /// Where Service ClusterIPs come from; its first address is the
     /// `kubernetes` Service's.
-    pub service_cidr: ServiceCidr,
+    pub service_cidr: Cidr,
     /// Ports NodePort Services may use, both ends included.
     pub node_port_range: (u16, u16),
     pub token_auth_file: Option<PathBuf>,

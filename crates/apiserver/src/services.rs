@@ -9,11 +9,11 @@ use capstan_api::{ApiError, FieldError};
 use capstan_store::Store;
 use serde_json::{json, Value};
 
-use crate::allocator::{AllocateError, RangeAllocator, ServiceCidr};
+use crate::allocator::{AllocateError, Cidr, RangeAllocator};
 use crate::object;
 
 pub struct ServiceAllocators {
-    pub cidr: ServiceCidr,
+    pub cidr: Cidr,
     ips: RangeAllocator,
     ports: RangeAllocator,
     port_range: (u16, u16),
@@ -27,11 +27,7 @@ pub struct Allocated {
 }
 
 impl ServiceAllocators {
-    pub fn new(
-        store: Arc<dyn Store>,
-        cidr: ServiceCidr,
-        port_range: (u16, u16),
-    ) -> ServiceAllocators {
+    pub fn new(store: Arc<dyn Store>, cidr: Cidr, port_range: (u16, u16)) -> ServiceAllocators {
         let ips = RangeAllocator::new(
             store.clone(),
             "/registry/ranges/serviceips",

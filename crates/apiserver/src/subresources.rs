@@ -86,28 +86,12 @@ pub async fn patch(
         Ok(patched)
     };
     let (object, created) = match request.patch_type {
-        "application/json-patch+json" => {
+        patch_type @ ("application/json-patch+json"
+        | "application/merge-patch+json"
+        | "application/strategic-merge-patch+json") => {
             let patched = rest
                 .patch(resource, namespace, name, subresource, options, |current| {
-                    checked(capstan_api::patch::json_patch(current, body)?)
-                })
-                .await?;
-            (patched, false)
-        }
-        "application/merge-patch+json" => {
-            let patched = rest
-                .patch(resource, namespace, name, subresource, options, |current| {
-                    checked(capstan_api::patch::merge_patch(current, body)?)
-                })
-                .await?;
-            (patched, false)
-        }
-        "application/strategic-merge-patch+json" => {
-            let patched = rest
-                .patch(resource, namespace, name, subresource, options, |current| {
-                    checked(capstan_api::patch::strategic_merge_patch(
-                        group, kind, current, body,
-                    )?)
+                    checked(patched(patch_type, group, kind, current, body)?)
                 })
                 .await?;
             (patched, false)
@@ -190,6 +174,24 @@ pub async fn patch(
         created,
         warnings,
     })
+}
+
+/// `current` after a JSON, merge or strategic merge patch.
+fn patched(
+    patch_type: &str,
+    group: &str,
+    kind: &str,
+    current: &Value,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    match patch_type {
+        "application/json-patch+json" => capstan_api::patch::json_patch(current, body),
+        "application/merge-patch+json" => capstan_api::patch::merge_patch(current, body),
+        "application/strategic-merge-patch+json" => {
+            capstan_api::patch::strategic_merge_patch(group, kind, current, body)
+        }
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
 }
 
 /// Unknown fields of a patched object (plus repeated keys of the patch):
@@ -321,13 +323,8 @@ pub async fn scale(
         ("update", Some((_, body))) => parse_json(&body)?,
         ("patch", Some((content_type, body))) => {
             let scale = scale_of(resource, &current);
-            match content_type.split(';').next().unwrap_or_default().trim() {
-                "application/json-patch+json" => capstan_api::patch::json_patch(&scale, &body)?,
-                "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                    capstan_api::patch::merge_patch(&scale, &body)?
-                }
-                other => return Err(ApiError::unsupported_media_type(other)),
-            }
+            let patch_type = content_type.split(';').next().unwrap_or_default().trim();
+            patched(patch_type, "autoscaling", "Scale", &scale, &body)?
         }
         (verb, _) => {
             return Err(ApiError::method_not_supported(

@@ -1,6 +1,5 @@
 //! `capstan`: Kubernetes in one binary.
 
-mod cidr;
 mod server;
 
 use std::process::ExitCode;

@@ -10,7 +10,7 @@ use capstan_store::sqlite::{SqliteOptions, SqliteStore};
 use capstan_store::Store;
 use clap::{Args, ValueEnum};
 
-use crate::cidr::Cidr;
+use capstan_apiserver::Cidr;
 
 #[derive(Args)]
 pub struct ServerArgs {
@@ -160,10 +160,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         bind_address: args.bind_address,
         https_port: args.https_port,
         store,
-        service_cidr: capstan_apiserver::ServiceCidr {
-            network: args.service_cidr.network,
-            prefix: args.service_cidr.prefix,
-        },
+        service_cidr: args.service_cidr,
         node_port_range: args.service_node_port_range,
         token_auth_file: args.token_auth_file.clone(),
         extra_names: args.tls_sans.clone(),

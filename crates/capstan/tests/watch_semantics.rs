@@ -247,7 +247,7 @@ impl InProcess {
             bind_address: "127.0.0.1".parse().unwrap(),
             https_port: 0,
             store: Arc::new(store.clone()),
-            service_cidr: capstan_apiserver::ServiceCidr {
+            service_cidr: capstan_apiserver::Cidr {
                 network: "10.43.0.0".parse().unwrap(),
                 prefix: 16,
             },
