@@ -1,6 +1,7 @@
 //! `capstan`: Kubernetes in one binary.
 
 mod server;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the control plane (API server and store) on this machine.
     Server(server::ServerArgs),
+    /// Run hollow nodes (sim runtime, no containers) against a cluster.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Sim(args) => runtime.block_on(sim::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,6 +63,15 @@ pub struct ServerArgs {
     /// More names or addresses for the serving certificate.
     #[arg(long = "tls-san", value_name = "NAME")]
     tls_sans: Vec<String>,
+    /// Run this many hollow nodes in this process (sim runtime, no containers).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    sim_nodes: usize,
+    /// How long a node may miss Lease renewals before it is NotReady.
+    #[arg(long, default_value = "40s", value_name = "DURATION", value_parser = parse_duration)]
+    node_monitor_grace_period: Duration,
+    /// A KubeSchedulerConfiguration file for the scheduler.
+    #[arg(long, value_name = "FILE")]
+    scheduler_config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,6 +89,35 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
         return Err(invalid());
     }
     Ok((first, last))
+}
+
+/// A duration as Go writes them: `40s`, `5m`, `1m30s`, `500ms`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {text:?}: want for example 40s or 1m30s");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        let unit_end = rest[digits..]
+            .find(|c: char| c.is_ascii_digit())
+            .map_or(rest.len(), |at| digits + at);
+        let unit = match &rest[digits..unit_end] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(invalid()),
+        };
+        total += unit * u32::try_from(value).map_err(|_| invalid())?;
+        rest = &rest[unit_end..];
+    }
+    Ok(total)
 }
 
 fn default_data_dir() -> PathBuf {
@@ -185,20 +223,37 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         "capstan: try: KUBECONFIG={} kubectl get namespaces",
         shown.display()
     ));
-    // Accepted now; the node agent and pod networking use them.
-    let _ = (args.cluster_cidr, args.disable_agent);
-    // After the ready line: the controllers are clients and need not delay it.
-    let controllers = match Controllers::start(&server.kubeconfig).await {
-        Ok(controllers) => controllers,
+    // Accepted now; the node agent arrives with the runtime.
+    let _ = args.disable_agent;
+    // After the ready line: the components are clients and need not delay it.
+    let client = match admin_client(&server.kubeconfig).await {
+        Ok(client) => client,
         Err(error) => {
             server.shutdown().await;
             return Err(error);
         }
     };
+    let mut components = Components::default();
+    let controllers = capstan_controllers::Options {
+        cluster_cidr: args.cluster_cidr.to_string(),
+        node_monitor_grace_period: args.node_monitor_grace_period,
+    };
+    components.spawn(|shutdown| capstan_controllers::run(client.clone(), controllers, shutdown));
+    let scheduler = capstan_scheduler::SchedulerOptions {
+        config_file: args.scheduler_config.clone(),
+    };
+    components.spawn(|shutdown| capstan_scheduler::run(client.clone(), scheduler, shutdown));
+    if args.sim_nodes > 0 {
+        let sim = capstan_agent::SimOptions {
+            nodes: args.sim_nodes,
+            name_prefix: "sim-".into(),
+        };
+        components.spawn(|shutdown| capstan_agent::run_sim(client.clone(), sim, shutdown));
+    }
 
     stop.wait().await;
     say("capstan: shutting down");
-    controllers.stop().await;
+    components.stop().await;
     server.shutdown().await;
     if let Some(sqlite) = sqlite {
         sqlite.close().await;
@@ -206,46 +261,58 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The controller manager in this process: a client of the API server
-/// through the admin kubeconfig, like one running anywhere else.
-struct Controllers {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+/// A client of the API server through the admin kubeconfig: the
+/// components in this process reach the API like ones running elsewhere.
+pub async fn admin_client(kubeconfig: &str) -> Result<kube::Client, String> {
+    let invalid = |error: &dyn std::fmt::Display| format!("admin kubeconfig: {error}");
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| invalid(&e))?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .map_err(|e| invalid(&e))?;
+    kube::Client::try_from(config).map_err(|e| invalid(&e))
 }
 
-impl Controllers {
-    /// How long reconciles under way may take to finish at shutdown.
+/// The control loops in this process (controller manager, scheduler, hollow
+/// nodes), each told to stop through its own shutdown future.
+#[derive(Default)]
+pub struct Components {
+    running: Vec<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+impl Components {
+    /// How long work under way may take to finish at shutdown.
     const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-    async fn start(kubeconfig: &str) -> Result<Controllers, String> {
-        let invalid =
-            |error: &dyn std::fmt::Display| format!("controllers: admin kubeconfig: {error}");
-        let kubeconfig =
-            kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| invalid(&e))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| invalid(&e))?;
-        let client = kube::Client::try_from(config).map_err(|e| invalid(&e))?;
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(capstan_controllers::run(client, async move {
+    pub fn spawn<F, Fut>(&mut self, component: F)
+    where
+        F: FnOnce(futures_util::future::BoxFuture<'static, ()>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = Box::pin(async move {
             let _ = stopped.await;
-        }));
-        Ok(Controllers { stop, task })
+        });
+        self.running.push((stop, tokio::spawn(component(shutdown))));
     }
 
     /// Stops taking new work, lets what is under way finish (bounded),
     /// before the API server they talk to goes away.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let mut task = self.task;
-        if tokio::time::timeout(Self::STOP_TIMEOUT, &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
+    pub async fn stop(self) {
+        let (stops, tasks): (Vec<_>, Vec<_>) = self.running.into_iter().unzip();
+        for stop in stops {
+            let _ = stop.send(());
+        }
+        let deadline = tokio::time::Instant::now() + Self::STOP_TIMEOUT;
+        for mut task in tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }
@@ -259,13 +326,13 @@ fn say(line: &str) {
 }
 
 /// SIGTERM and SIGINT, which stop the server.
-struct Signals {
+pub struct Signals {
     terminate: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn install() -> Result<Signals, String> {
+    pub fn install() -> Result<Signals, String> {
         use tokio::signal::unix::{signal, SignalKind};
         let error = |e: std::io::Error| format!("cannot handle signals: {e}");
         Ok(Signals {
@@ -274,7 +341,7 @@ impl Signals {
         })
     }
 
-    async fn wait(mut self) {
+    pub async fn wait(mut self) {
         tokio::select! {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}

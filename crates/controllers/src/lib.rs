@@ -6,7 +6,8 @@
 //! ```no_run
 //! # async fn example(client: kube::Client) {
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-//! let manager = tokio::spawn(capstan_controllers::run(client, async {
+//! let options = capstan_controllers::Options::default();
+//! let manager = tokio::spawn(capstan_controllers::run(client, options, async {
 //!     let _ = stopped.await;
 //! }));
 //! // ... later:
@@ -20,19 +21,69 @@ use std::future::Future;
 
 use futures_util::FutureExt;
 
+pub mod cronjob;
+pub mod daemonset;
+pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
+pub mod garbagecollector;
+pub mod job;
 pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
+pub mod pods;
+pub mod replicaset;
 pub mod serviceaccount;
+pub mod statefulset;
+
+/// Settings of the controller manager.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where node IPAM takes each node's podCIDR from, as `ADDRESS/BITS`.
+    pub cluster_cidr: String,
+    /// How long a node may go without renewing its Lease before it is
+    /// marked NotReady (upstream's `--node-monitor-grace-period`).
+    pub node_monitor_grace_period: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            cluster_cidr: "10.42.0.0/16".into(),
+            node_monitor_grace_period: std::time::Duration::from_secs(40),
+        }
+    }
+}
 
 /// Runs every controller until `shutdown` completes, then lets the
 /// reconciles under way finish and returns.
-pub async fn run<F>(client: kube::Client, shutdown: F)
+pub async fn run<F>(client: kube::Client, options: Options, shutdown: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     let shutdown = shutdown.shared();
     tokio::join!(
         namespace::run(client.clone(), shutdown.clone()),
-        serviceaccount::run(client, shutdown),
+        serviceaccount::run(client.clone(), shutdown.clone()),
+        replicaset::run(client.clone(), shutdown.clone()),
+        deployment::run(client.clone(), shutdown.clone()),
+        daemonset::run(client.clone(), shutdown.clone()),
+        statefulset::run(client.clone(), shutdown.clone()),
+        job::run(client.clone(), shutdown.clone()),
+        cronjob::run(client.clone(), shutdown.clone()),
+        garbagecollector::run(client.clone(), shutdown.clone()),
+        nodelifecycle::run(
+            client.clone(),
+            options.node_monitor_grace_period,
+            shutdown.clone()
+        ),
+        nodeipam::run(
+            client.clone(),
+            options.cluster_cidr.clone(),
+            shutdown.clone()
+        ),
+        endpoints::run(client.clone(), shutdown.clone()),
+        disruption::run(client, shutdown),
     );
 }
 
