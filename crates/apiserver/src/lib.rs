@@ -9,6 +9,7 @@ pub mod authn;
 pub mod authz;
 pub mod pki;
 
+mod admission;
 mod discovery;
 mod handler;
 mod input;

@@ -7,6 +7,7 @@
 use capstan_api::{ApiError, FieldError, Resource};
 use serde_json::{json, Value};
 
+use crate::admission;
 use crate::object;
 use crate::registry::{Registry, Stored};
 use crate::services::ServiceAllocators;
@@ -126,6 +127,9 @@ impl Rest {
         meta.insert("creationTimestamp".into(), object::now().into());
         strategy::prepare_for_create(resource, &mut object);
         strategy::apply_defaults(resource, &mut object);
+        if resource.group.is_empty() && resource.plural == "pods" {
+            admission::admit_pod(&self.registry, &mut object).await?;
+        }
         strategy::finish_create(resource, &mut object);
         if !options.applying {
             let now = object::now();

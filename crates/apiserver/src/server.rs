@@ -261,6 +261,22 @@ async fn bootstrap(
                 .await,
         )?;
     }
+    // Upstream's built-in classes, which system pods name.
+    let classes = capstan_api::resource::find("scheduling.k8s.io", "v1", "priorityclasses")
+        .expect("priorityclasses are served");
+    for (name, value, description) in [
+        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+    ] {
+        let class = json!({
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+            "description": description,
+        });
+        ignore_exists(rest.create(classes, None, class, &options).await)?;
+    }
     if rest
         .get(find("services"), Some("default"), "kubernetes")
         .await
