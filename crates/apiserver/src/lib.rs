@@ -25,6 +25,7 @@ mod services;
 mod strategy;
 mod subresources;
 mod watch;
+mod watch_cache;
 
 pub mod server;
 

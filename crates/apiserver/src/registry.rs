@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use base64::Engine;
 use capstan_api::{ApiError, Resource};
-use capstan_store::{Bytes, RangeRequest, Revision, Store, StoreError};
+use capstan_store::{Bytes, RangeRequest, Revision, Store, StoreError, WatchStream};
 use serde_json::{json, Value};
 
 use crate::object;
+use crate::watch_cache::WatchCache;
 
 pub struct Registry {
     store: Arc<dyn Store>,
+    cache: Option<Arc<WatchCache>>,
 }
 
 /// An object as read from the store, with its revision.
@@ -42,12 +44,22 @@ pub struct ListPage {
 const LIST_CHUNK: usize = 500;
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>) -> Registry {
-        Registry { store }
+    /// Objects in `store`, listed and watched through `cache` when given.
+    pub fn new(store: Arc<dyn Store>, cache: Option<Arc<WatchCache>>) -> Registry {
+        Registry { store, cache }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// Every change under `prefix` from `start` on: from the watch cache
+    /// when its window reaches back that far, else from the store.
+    pub async fn watch(&self, prefix: &str, start: Revision) -> capstan_store::Result<WatchStream> {
+        if let Some(events) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.watch(prefix, start))
+        {
+            return Ok(events);
+        }
+        self.store.watch(prefix, start).await
     }
 
     pub async fn get(
@@ -128,6 +140,21 @@ impl Registry {
         keep: &(dyn Fn(&Value) -> bool + Send + Sync),
     ) -> Result<ListPage, ApiError> {
         let prefix = resource.prefix(namespace);
+        if let (Some(cache), None) = (&self.cache, continue_token) {
+            let wanted = match read_at {
+                ReadAt::Latest => Some(None),
+                ReadAt::NotOlderThan(revision) => {
+                    self.revision_for(read_at).await?;
+                    Some(Some(revision))
+                }
+                ReadAt::Exact(_) => None,
+            };
+            if let Some(wanted) = wanted {
+                if let Some((kvs, revision)) = cache.list(&prefix, wanted).await {
+                    return page_from(resource, &prefix, kvs, revision, limit, keep);
+                }
+            }
+        }
         let (mut revision, mut after) = match continue_token {
             Some(token) => {
                 let (revision, start) = decode_continue(token)?;
@@ -184,7 +211,43 @@ impl Registry {
             after = last_key;
         }
     }
+}
 
+/// One page of a list from the keys read by the watch cache.
+fn page_from(
+    resource: &Resource,
+    prefix: &str,
+    kvs: Vec<capstan_store::KeyValue>,
+    revision: Revision,
+    limit: usize,
+    keep: &(dyn Fn(&Value) -> bool + Send + Sync),
+) -> Result<ListPage, ApiError> {
+    let mut items = Vec::new();
+    let mut kvs = kvs.into_iter().peekable();
+    while let Some(kv) = kvs.next() {
+        let object = decode(resource, &kv.value, kv.mod_revision)?.object;
+        if !keep(&object) {
+            continue;
+        }
+        items.push(object);
+        if limit > 0 && items.len() == limit && kvs.peek().is_some() {
+            // The rest comes from the store at the same revision.
+            let start = kv.key.strip_prefix(prefix).unwrap_or(&kv.key);
+            return Ok(ListPage {
+                items,
+                revision,
+                continue_token: Some(encode_continue(revision, start)),
+            });
+        }
+    }
+    Ok(ListPage {
+        items,
+        revision,
+        continue_token: None,
+    })
+}
+
+impl Registry {
     /// The revision a read at `read_at` is served at.
     async fn revision_for(&self, read_at: ReadAt) -> Result<Revision, ApiError> {
         match read_at {

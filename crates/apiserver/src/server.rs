@@ -28,6 +28,7 @@ use crate::pki::{self, Pki};
 use crate::registry::Registry;
 use crate::rest::{Rest, WriteOptions};
 use crate::services::ServiceAllocators;
+use crate::watch_cache::WatchCache;
 
 pub struct Config {
     pub data_dir: PathBuf,
@@ -52,6 +53,7 @@ pub struct Server {
     pub kubeconfig: String,
     stop: watch::Sender<bool>,
     accept_loop: tokio::task::JoinHandle<()>,
+    cache_task: tokio::task::JoinHandle<()>,
 }
 
 /// How long a client has to finish its TLS handshake.
@@ -100,10 +102,11 @@ pub async fn start(config: Config) -> Result<Server, String> {
         inner: config.store.clone(),
         metrics: metrics.clone(),
     });
+    let (cache, cache_task) = WatchCache::start(store.clone());
     let services =
         ServiceAllocators::new(store.clone(), config.service_cidr, config.node_port_range);
     let api = Arc::new(ApiServer {
-        rest: Rest::new(Registry::new(store), services),
+        rest: Rest::new(Registry::new(store, Some(cache)), services),
         tokens,
         authorizer: Chain::new(vec![Box::new(AllowAuthenticated)]),
         server_address,
@@ -126,6 +129,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         kubeconfig,
         stop,
         accept_loop,
+        cache_task,
     })
 }
 
@@ -134,6 +138,9 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.accept_loop.await;
+        // The cache's store watch ends with it.
+        self.cache_task.abort();
+        let _ = self.cache_task.await;
     }
 }
 

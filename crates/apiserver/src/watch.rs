@@ -69,8 +69,7 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
     };
     let (sender, receiver) = mpsc::channel::<Bytes>(EVENT_BUFFER);
     let prefix = resource.prefix(namespace);
-    let store = registry.store().clone();
-    let events = match store.watch(&prefix, from + 1).await {
+    let events = match registry.watch(&prefix, from + 1).await {
         Ok(events) => Some(events),
         Err(error) => {
             // Upstream answers 200 and reports an expired start in the
