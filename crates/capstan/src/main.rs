@@ -1,5 +1,6 @@
 //! `capstan`: Kubernetes in one binary.
 
+mod leader;
 mod server;
 mod sim;
 

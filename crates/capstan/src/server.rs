@@ -238,15 +238,37 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         cluster_cidr: args.cluster_cidr.to_string(),
         node_monitor_grace_period: args.node_monitor_grace_period,
     };
-    components.spawn(|shutdown| capstan_controllers::run(client.clone(), controllers, shutdown));
+    // One controller manager and one scheduler among the servers sharing
+    // the store: each runs while this server holds its Lease.
+    let identity = crate::leader::identity();
+    let (manager, options) = (client.clone(), controllers);
+    components.spawn(|shutdown| {
+        crate::leader::run_elected(
+            client.clone(),
+            "kube-controller-manager",
+            identity.clone(),
+            move |stop| capstan_controllers::run(manager.clone(), options.clone(), stop),
+            shutdown,
+        )
+    });
     let scheduler = capstan_scheduler::SchedulerOptions {
         config_file: args.scheduler_config.clone(),
     };
-    components.spawn(|shutdown| capstan_scheduler::run(client.clone(), scheduler, shutdown));
+    let scheduling = client.clone();
+    components.spawn(|shutdown| {
+        crate::leader::run_elected(
+            client.clone(),
+            "kube-scheduler",
+            identity.clone(),
+            move |stop| capstan_scheduler::run(scheduling.clone(), scheduler.clone(), stop),
+            shutdown,
+        )
+    });
     if args.sim_nodes > 0 {
         let sim = capstan_agent::SimOptions {
             nodes: args.sim_nodes,
             name_prefix: "sim-".into(),
+            ..capstan_agent::SimOptions::default()
         };
         components.spawn(|shutdown| capstan_agent::run_sim(client.clone(), sim, shutdown));
     }

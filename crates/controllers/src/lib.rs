@@ -27,6 +27,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod garbagecollector;
+pub mod history;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;
@@ -35,6 +36,7 @@ pub mod pods;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod statefulset;
+pub mod watch_util;
 
 /// Settings of the controller manager.
 #[derive(Clone, Debug)]

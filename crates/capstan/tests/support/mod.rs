@@ -278,3 +278,31 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics after
+/// `timeout` naming what did not happen.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+impl TestServer {
+    /// `kubectl get ARGS -o json`, parsed; `None` when kubectl fails.
+    pub fn get_json(&self, args: &[&str]) -> Option<serde_json::Value> {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let output = self.kubectl(&all);
+        if !output.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&output.stdout).ok()
+    }
+}

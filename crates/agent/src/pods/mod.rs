@@ -1,0 +1,414 @@
+//! The pods bound to this process's nodes. Each pod is synced when
+//! something about it changes (its object, its containers, a back-off
+//! ending): at most one sync per pod at a time, and no task per pod while
+//! nothing happens, so idle pods cost only their entry.
+
+mod plan;
+mod status;
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::json;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub use plan::{go_duration, pod_key, Backoff, Plan, INITIAL_BACKOFF, MAX_BACKOFF};
+pub use status::{generate, is_terminal, qos_class, Inputs};
+
+use crate::agent::Shared;
+use crate::node::NodeSlot;
+use crate::runtime::{ContainerState, Runtime};
+
+/// What the agent keeps per pod.
+pub struct Entry {
+    /// The pod as last seen, without managedFields.
+    pod: Arc<Pod>,
+    /// Its address, once given.
+    ip: Option<Ipv4Addr>,
+    adopted: bool,
+    syncing: bool,
+    /// Changed while a sync was under way: sync again after it.
+    dirty: bool,
+    backoff: Vec<Backoff>,
+    /// The last status written (hash) and the server's status right after
+    /// (hash), to not write the same again.
+    sent: Option<(u64, u64)>,
+}
+
+/// How long to wait before retrying a sync that failed.
+const RETRY: Duration = Duration::from_secs(1);
+/// Grace period when a pod names none (upstream's default).
+const DEFAULT_GRACE_SECONDS: i64 = 30;
+/// Bound on start rounds per sync (each round may start the next init
+/// container).
+const MAX_START_ROUNDS: usize = 16;
+
+impl<R: Runtime> Shared<R> {
+    /// A pod from the watch: keep it and sync it if it is on one of ours.
+    pub fn observe(&self, mut pod: Pod) {
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        if !node.is_some_and(|n| self.nodes.contains_key(n)) {
+            return;
+        }
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return;
+        };
+        pod.metadata.managed_fields = None;
+        let pod = Arc::new(pod);
+        self.entries()
+            .entry(uid.clone())
+            .and_modify(|e| e.pod = pod.clone())
+            .or_insert_with(|| Entry {
+                pod,
+                ip: None,
+                adopted: false,
+                syncing: false,
+                dirty: false,
+                backoff: Vec::new(),
+                sent: None,
+            });
+        let _ = self.queue.send(uid);
+    }
+
+    /// A pod left the API: stop its containers and free its address.
+    pub fn forget(self: &Arc<Self>, uid: &str) {
+        let Some(entry) = self.entries().remove(uid) else {
+            return;
+        };
+        self.release_address(&entry);
+        // A sync under way cleans up when it finishes.
+        if !entry.syncing {
+            let (shared, uid) = (self.clone(), uid.to_string());
+            tokio::spawn(async move { stop_and_remove(&shared, &uid).await });
+        }
+    }
+
+    /// After a relist: forget pods the server no longer has.
+    pub fn forget_all_but(self: &Arc<Self>, listed: &HashSet<String>) {
+        let gone: Vec<String> = self
+            .entries()
+            .keys()
+            .filter(|uid| !listed.contains(*uid))
+            .cloned()
+            .collect();
+        for uid in gone {
+            self.forget(&uid);
+        }
+    }
+
+    /// A node got its podCIDR: take the addresses its pods already have
+    /// and sync the pods that waited for one.
+    pub fn adopt_addresses(&self, slot: &NodeSlot) {
+        let mut waiting = Vec::new();
+        {
+            let mut entries = self.entries();
+            let mut network = slot.network();
+            for (uid, entry) in entries.iter_mut() {
+                if node_of(&entry.pod) != Some(&*slot.name) {
+                    continue;
+                }
+                if let (Some(network), Some(ip)) = (network.as_mut(), reported_ip(&entry.pod)) {
+                    if entry.ip.is_none() && network.reserve(ip) {
+                        entry.ip = Some(ip);
+                    }
+                }
+                waiting.push(uid.clone());
+            }
+        }
+        for uid in waiting {
+            let _ = self.queue.send(uid);
+        }
+    }
+
+    fn release_address(&self, entry: &Entry) {
+        let Some(ip) = entry.ip else {
+            return;
+        };
+        let slot = node_of(&entry.pod).and_then(|n| self.nodes.get(n));
+        if let Some(network) = slot
+            .map(|s| s.network())
+            .as_deref_mut()
+            .and_then(Option::as_mut)
+        {
+            network.release(ip);
+        }
+    }
+}
+
+/// Starts syncs for the uids that arrive, one at a time per pod.
+pub async fn dispatch<R: Runtime>(shared: Arc<Shared<R>>, mut queue: UnboundedReceiver<String>) {
+    while let Some(uid) = queue.recv().await {
+        let start = match shared.entries().get_mut(&uid) {
+            None => false,
+            Some(entry) if entry.syncing => {
+                entry.dirty = true;
+                false
+            }
+            Some(entry) => {
+                entry.syncing = true;
+                entry.dirty = false;
+                true
+            }
+        };
+        if start {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let permit = shared.permits.clone().acquire_owned().await;
+                let wake = if shared.is_stopped() {
+                    None
+                } else {
+                    sync(&shared, &uid).await
+                };
+                drop(permit);
+                finish(&shared, uid, wake).await;
+            });
+        }
+    }
+}
+
+async fn finish<R: Runtime>(shared: &Arc<Shared<R>>, uid: String, wake: Option<Duration>) {
+    let again = match shared.entries().get_mut(&uid) {
+        None => None,
+        Some(entry) => {
+            entry.syncing = false;
+            Some(std::mem::take(&mut entry.dirty))
+        }
+    };
+    match again {
+        // Forgotten while syncing: the containers go now.
+        None => stop_and_remove(shared, &uid).await,
+        Some(true) => {
+            let _ = shared.queue.send(uid.clone());
+        }
+        Some(false) => {}
+    }
+    if let Some(after) = wake {
+        let queue = shared.queue.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = queue.send(uid);
+        });
+    }
+}
+
+async fn stop_and_remove<R: Runtime>(shared: &Shared<R>, uid: &str) {
+    if let Err(error) = shared.runtime.stop_pod(uid, Duration::ZERO).await {
+        tracing::warn!(uid, %error, "stopping a removed pod");
+    }
+    shared.runtime.remove_pod(uid).await;
+}
+
+fn node_of(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+}
+
+/// The address a previous agent run gave the pod.
+fn reported_ip(pod: &Pod) -> Option<Ipv4Addr> {
+    pod.status.as_ref()?.pod_ip.as_deref()?.parse().ok()
+}
+
+fn grace_period(pod: &Pod) -> Duration {
+    let seconds = pod
+        .metadata
+        .deletion_grace_period_seconds
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
+        .unwrap_or(DEFAULT_GRACE_SECONDS);
+    Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
+}
+
+/// Drives one pod toward its spec and reports its status; returns when to
+/// look at it again, if a timer should.
+async fn sync<R: Runtime>(shared: &Shared<R>, uid: &str) -> Option<Duration> {
+    let (pod, ip, adopted) = {
+        let entries = shared.entries();
+        let entry = entries.get(uid)?;
+        (entry.pod.clone(), entry.ip, entry.adopted)
+    };
+    let slot = node_of(&pod).and_then(|n| shared.nodes.get(n))?.clone();
+    if !adopted {
+        shared.runtime.adopt(&pod).await;
+        if let Some(entry) = shared.entries().get_mut(uid) {
+            entry.adopted = true;
+        }
+    }
+    let spec = pod.spec.clone().unwrap_or_default();
+    let deleting = pod.metadata.deletion_timestamp.is_some();
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default();
+    let terminal = deleting || is_terminal(phase);
+    let host_network = spec.host_network == Some(true);
+
+    let pod_ip = if host_network {
+        Some(slot.host_ip)
+    } else if ip.is_some() || terminal {
+        ip
+    } else {
+        // The sandbox needs an address: wait for the node's podCIDR.
+        let given = {
+            let mut network = slot.network();
+            let network = network.as_mut()?;
+            reported_ip(&pod)
+                .filter(|ip| network.reserve(*ip))
+                .or_else(|| network.allocate())
+        };
+        let Some(given) = given else {
+            tracing::warn!(node = %slot.name, pod = %pod_key(&pod), "no pod address left");
+            return Some(RETRY * 10);
+        };
+        match shared.entries().get_mut(uid) {
+            Some(entry) => entry.ip = Some(given),
+            None => return None,
+        }
+        Some(given)
+    };
+
+    let mut runtime = shared.runtime.pod_status(uid).await;
+    let mut waiting = Vec::new();
+    let mut wake = None;
+    if terminal {
+        if runtime.sandbox_ready
+            || runtime
+                .containers
+                .iter()
+                .any(|c| matches!(c.state, ContainerState::Running { .. }))
+        {
+            if let Err(error) = shared.runtime.stop_pod(uid, grace_period(&pod)).await {
+                tracing::warn!(pod = %pod_key(&pod), %error, "stopping containers");
+                return Some(RETRY);
+            }
+            runtime = shared.runtime.pod_status(uid).await;
+        }
+    } else {
+        for _ in 0..MAX_START_ROUNDS {
+            let plan = {
+                let mut entries = shared.entries();
+                let entry = entries.get_mut(uid)?;
+                plan::plan(&pod, &runtime, &mut entry.backoff, Timestamp::now())
+            };
+            waiting = plan.waiting;
+            wake = plan.wake_after;
+            if plan.start.is_empty() {
+                break;
+            }
+            for (container, attempt) in &plan.start {
+                if let Err(error) = shared
+                    .runtime
+                    .start_container(&pod, container, *attempt)
+                    .await
+                {
+                    tracing::warn!(pod = %pod_key(&pod), container = %container.name, %error, "starting");
+                    wake = Some(RETRY);
+                }
+            }
+            runtime = shared.runtime.pod_status(uid).await;
+        }
+    }
+
+    let status = generate(
+        &pod,
+        &Inputs {
+            runtime: &runtime,
+            waiting: &waiting,
+            pod_ip: pod_ip.map(|ip| ip.to_string()),
+            host_ip: &slot.host_ip.to_string(),
+            terminal,
+            now: Timestamp::now(),
+        },
+    );
+    if !write_status(shared, uid, &pod, &status).await {
+        return Some(RETRY);
+    }
+    if deleting {
+        // As the kubelet: the containers stopped and the final status is
+        // written, so the object goes, but only this very pod.
+        let pods: Api<Pod> =
+            Api::namespaced(shared.client.clone(), pod.metadata.namespace.as_deref()?);
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match pods.delete(pod.metadata.name.as_deref()?, &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409) => {}
+            Err(error) => {
+                tracing::debug!(pod = %pod_key(&pod), %error, "final delete");
+                return Some(RETRY);
+            }
+        }
+    }
+    wake
+}
+
+fn hash_of(value: &serde_json::Value) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Writes `status` through pods/status unless the server has it already;
+/// false when the write failed and should be retried.
+async fn write_status<R: Runtime>(
+    shared: &Shared<R>,
+    uid: &str,
+    pod: &Pod,
+    status: &k8s_openapi::api::core::v1::PodStatus,
+) -> bool {
+    let Ok(wanted) = serde_json::to_value(status) else {
+        return true;
+    };
+    let current = serde_json::to_value(&pod.status).unwrap_or_default();
+    let unchanged = wanted
+        .as_object()
+        .is_some_and(|fields| fields.iter().all(|(k, v)| current.get(k) == Some(v)));
+    if unchanged {
+        return true;
+    }
+    let (wanted_hash, current_hash) = (hash_of(&wanted), hash_of(&current));
+    let already = shared.entries().get(uid).and_then(|e| e.sent);
+    if already == Some((wanted_hash, current_hash)) {
+        // Written before, and the server's copy is what that write made.
+        return true;
+    }
+    let (Some(namespace), Some(name)) = (
+        pod.metadata.namespace.as_deref(),
+        pod.metadata.name.as_deref(),
+    ) else {
+        return true;
+    };
+    let pods: Api<Pod> = Api::namespaced(shared.client.clone(), namespace);
+    let patch = json!({ "status": wanted });
+    match pods
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(written) => {
+            let echo = serde_json::to_value(&written.status).unwrap_or_default();
+            if let Some(entry) = shared.entries().get_mut(uid) {
+                entry.sent = Some((wanted_hash, hash_of(&echo)));
+            }
+            true
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => true,
+        Err(error) => {
+            tracing::debug!(pod = %pod_key(pod), %error, "pod status");
+            false
+        }
+    }
+}

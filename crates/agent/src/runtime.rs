@@ -1,0 +1,122 @@
+//! The pod-level runtime interface the agent drives: the sim runtime
+//! implements it without containers, the CRI runtime with containerd.
+//!
+//! The agent decides what should run (restart policy, back-off, init
+//! container order); a runtime only does what it is told and reports what
+//! its containers are doing, like upstream's kubelet and its CRI runtime.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::jiff::Timestamp;
+
+/// A runtime that runs pods' containers.
+pub trait Runtime: Send + Sync + 'static {
+    /// Creates the pod's sandbox if it has none yet and starts a new
+    /// instance of `container` in it; `attempt` counts the instances of
+    /// this container before this one (the restart count).
+    fn start_container(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// Stops every running container of the pod, giving each `grace` to
+    /// exit after it is asked to.
+    fn stop_pod(
+        &self,
+        pod_uid: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// Forgets a stopped pod: its sandbox and its exited containers.
+    fn remove_pod(&self, pod_uid: &str) -> impl Future<Output = ()> + Send;
+
+    /// The pod's containers as the runtime sees them: for each container
+    /// name its current instance and the one before it.
+    fn pod_status(&self, pod_uid: &str) -> impl Future<Output = RuntimePodStatus> + Send;
+
+    /// Lets the runtime take over containers that a previous agent run
+    /// reported in `pod`'s status. Runtimes that keep state of their own
+    /// (CRI) know them already and need not do anything.
+    fn adopt(&self, pod: &Pod) -> impl Future<Output = ()> + Send {
+        let _ = pod;
+        async {}
+    }
+}
+
+/// What a runtime reports about one pod.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RuntimePodStatus {
+    /// Whether the pod has a sandbox (network set up, containers can start).
+    pub sandbox_ready: bool,
+    pub containers: Vec<RuntimeContainer>,
+}
+
+impl RuntimePodStatus {
+    /// The current instance of the named container, if it ever started.
+    pub fn container(&self, name: &str) -> Option<&RuntimeContainer> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+}
+
+/// One container of a pod, as the runtime sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeContainer {
+    pub name: String,
+    /// `<runtime>://<id>`, as in `containerStatuses[].containerID`.
+    pub id: String,
+    pub image: String,
+    /// The image by digest, as in `containerStatuses[].imageID`.
+    pub image_id: String,
+    /// How many instances of this container ran before this one.
+    pub attempt: u32,
+    pub state: ContainerState,
+    /// The instance before this one, once it exited.
+    pub previous: Option<ExitedContainer>,
+    /// A readiness verdict from runtimes that stand in for probes (sim);
+    /// `None` leaves readiness to the agent's probes.
+    pub ready: Option<bool>,
+}
+
+/// Where a container instance is in its life.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ContainerState {
+    Running { started_at: Timestamp },
+    Exited(ExitedContainer),
+}
+
+/// A container instance that has exited.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExitedContainer {
+    pub id: String,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub exit_code: i32,
+}
+
+impl ExitedContainer {
+    /// The reason upstream reports for an exit: `Completed` or `Error`.
+    pub fn reason(&self) -> &'static str {
+        if self.exit_code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        }
+    }
+}
+
+/// A runtime call that failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeError(pub String);
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RuntimeError {}

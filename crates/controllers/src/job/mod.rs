@@ -1,0 +1,208 @@
+//! Job: runs pods to completion, with upstream's batch/v1 semantics.
+//!
+//! - [`sync`]: one pass over a Job and its pods (upstream's syncJob).
+//! - [`policy`]: which pods count as failed, the pod failure policy, the
+//!   back-off and the conditions.
+//! - [`manage`]: keeping the right number of pods running.
+//! - [`indexes`]: `status.completedIndexes` of Indexed Jobs.
+//! - [`memory`]: expectations and back-off records kept between passes.
+//! - [`actions`]: pod creation and deletion, finalizers, status, events.
+//! - [`ttl`]: the TTL-after-finished controller that deletes finished Jobs.
+
+mod actions;
+pub mod indexes;
+mod manage;
+mod memory;
+pub mod policy;
+mod sync;
+pub mod ttl;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
+
+use crate::pods::{controller_of, is_controlled_by};
+use crate::{status_code, Error};
+use actions::Context;
+use policy::{has_tracking_finalizer, is_finished};
+
+/// The name upstream's job controller reports events under.
+pub const REPORTER: &str = "job-controller";
+
+/// Runs the Job and TTL-after-finished controllers until `shutdown`
+/// completes.
+pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+    tokio::join!(
+        run_jobs(client.clone(), shutdown.clone()),
+        ttl::run(client, shutdown),
+    );
+}
+
+async fn run_jobs(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let (jobs, job_writer) = reflector::store::<Job>();
+    let job_stream = watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|job| job.managed_fields_mut().clear())
+        .reflect(job_writer)
+        .applied_objects();
+    let (pods, pod_writer) = reflector::store::<Pod>();
+    let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(slim_pod)
+        .reflect(pod_writer)
+        .applied_objects();
+
+    let (orphans, orphan_queue) = mpsc::unbounded_channel();
+    let job_cache = jobs.clone();
+    let mapper = move |pod: Pod| {
+        let owner =
+            controller_of(&pod.metadata).filter(|o| o.kind == "Job" && o.api_version == "batch/v1");
+        let namespace = pod.namespace().unwrap_or_default();
+        let job = owner.map(|o| ObjectRef::<Job>::new(&o.name).within(&namespace));
+        let known = job
+            .as_ref()
+            .and_then(|r| job_cache.get(r))
+            .is_some_and(|j| {
+                owner.is_some_and(|o| j.metadata.uid.as_deref() == Some(o.uid.as_str()))
+            });
+        if has_tracking_finalizer(&pod) && !known {
+            let _ = orphans.send(ObjectRef::<Pod>::new(&pod.name_any()).within(&namespace));
+        }
+        job
+    };
+    let context = Arc::new(Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: REPORTER.into(),
+                instance: None,
+            },
+        ),
+        client: client.clone(),
+        pods: pods.clone(),
+        memory: Default::default(),
+    });
+    let controller = Controller::for_stream(job_stream, jobs)
+        .watches_stream(pod_stream, mapper)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "job controller");
+            }
+        });
+    let orphan_worker = release_orphans(client, pods, orphan_queue);
+    // The worker ends when the controller, which holds the sender, ends.
+    tokio::join!(controller, orphan_worker);
+}
+
+/// Only what the controller reads of a pod: metadata and status, and the
+/// node it runs on; the rest of the spec costs memory at scale.
+fn slim_pod(pod: &mut Pod) {
+    pod.managed_fields_mut().clear();
+    if let Some(spec) = pod.spec.as_mut() {
+        *spec = PodSpec {
+            node_name: spec.node_name.take(),
+            ..PodSpec::default()
+        };
+    }
+}
+
+async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = job.namespace().unwrap_or_default();
+    let key = format!("{namespace}/{}", job.name_any());
+    let managed_by = job.spec.as_ref().and_then(|s| s.managed_by.as_deref());
+    if managed_by.is_some_and(|m| m != "kubernetes.io/job-controller") {
+        return Ok(Action::await_change());
+    }
+    let uid = job.metadata.uid.clone().unwrap_or_default();
+    let owned: Vec<Arc<Pod>> = ctx
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|p| is_controlled_by(&p.metadata, &uid))
+        .collect();
+    let pods: Vec<&Pod> = owned.iter().map(|p| p.as_ref()).collect();
+    if is_finished(&job) {
+        // Pods that finished after the Job did are let go uncounted.
+        ctx.memory.forget(&key);
+        for pod in pods.iter().filter(|p| has_tracking_finalizer(p)) {
+            ctx.remove_finalizer(&key, pod).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    match sync::sync(&ctx, &job, &key, &pods).await? {
+        Some(after) => Ok(Action::requeue(after + Duration::from_millis(100))),
+        None => Ok(Action::await_change()),
+    }
+}
+
+fn error_policy(job: Arc<Job>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::debug!(job = %job.name_any(), %error, "job sync failed");
+    Action::requeue(Duration::from_secs(1))
+}
+
+/// Removes the tracking finalizer from pods whose Job is gone or is not
+/// their controller any more (upstream's syncOrphanPod), after checking
+/// with the API server that the Job is really gone.
+async fn release_orphans(
+    client: Client,
+    pods: Store<Pod>,
+    mut queue: mpsc::UnboundedReceiver<ObjectRef<Pod>>,
+) {
+    while let Some(pod_ref) = queue.recv().await {
+        let Some(pod) = pods.get(&pod_ref) else {
+            continue;
+        };
+        if !has_tracking_finalizer(&pod) {
+            continue;
+        }
+        let namespace = pod.namespace().unwrap_or_default();
+        if let Some(owner) = controller_of(&pod.metadata).filter(|o| o.kind == "Job") {
+            let jobs: Api<Job> = Api::namespaced(client.clone(), &namespace);
+            match jobs.get_opt(&owner.name).await {
+                Ok(Some(job))
+                    if job.metadata.uid.as_deref() == Some(owner.uid.as_str())
+                        && !is_finished(&job) =>
+                {
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "cannot look up the job of an orphan pod");
+                    continue;
+                }
+            }
+        }
+        let patch = serde_json::json!({
+            "metadata": {"$deleteFromPrimitiveList/finalizers": [policy::TRACKING_FINALIZER]}
+        });
+        let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+        let params = kube::api::PatchParams::default();
+        if let Err(error) = api
+            .patch(
+                &pod.name_any(),
+                &params,
+                &kube::api::Patch::Strategic(patch),
+            )
+            .await
+        {
+            if status_code(&error) != Some(404) {
+                tracing::debug!(%error, "cannot release an orphan job pod");
+            }
+        }
+    }
+}
