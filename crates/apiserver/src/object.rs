@@ -81,6 +81,19 @@ pub fn is_deleting(object: &Value) -> bool {
 }
 
 /// Now, as Kubernetes writes times: RFC 3339 in UTC to the second.
+/// Whether `status.conditions` has `type_` with status True.
+pub fn condition_true(object: &Value, type_: &str) -> bool {
+    object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|conditions| {
+            conditions.iter().any(|condition| {
+                condition.get("type").and_then(Value::as_str) == Some(type_)
+                    && condition.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
 pub fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -280,7 +280,7 @@ impl Rest {
             }
         }
         match subresource {
-            Some("status") => strategy::prepare_for_status_update(&mut object, old),
+            Some("status") => strategy::prepare_for_status_update(resource, &mut object, old),
             // The scale subresource changes the spec; it is named only in
             // the writer's `managedFields` entry.
             Some("scale") => strategy::prepare_for_update(resource, &mut object, old),
@@ -421,6 +421,9 @@ impl Rest {
         let extra = match propagation {
             Some("Foreground") => Some("foregroundDeletion"),
             Some("Orphan") => Some("orphan"),
+            // Upstream keeps the v1 behaviour for these two: a delete that
+            // names no policy orphans the pods.
+            None if is_orphaning_by_default(resource) => Some("orphan"),
             Some("Background") | None => None,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
@@ -589,6 +592,14 @@ fn namespace_finalizers(resource: &Resource, object: &Value) -> Vec<Value> {
             .unwrap_or_default(),
         _ => Vec::new(),
     }
+}
+
+/// Kinds whose deletes orphan their dependents unless told otherwise.
+fn is_orphaning_by_default(resource: &Resource) -> bool {
+    matches!(
+        (resource.group, resource.plural),
+        ("batch", "jobs") | ("", "replicationcontrollers")
+    )
 }
 
 fn is_service(resource: &Resource) -> bool {

@@ -91,10 +91,26 @@ pub fn prepare_for_update(resource: &Resource, new: &mut Value, old: &Value) {
     }
 }
 
-/// Readies a write to the status subresource: only the status changes.
-pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
+/// Readies a write to the status subresource: the status changes, and so
+/// may annotations (and a pod's labels), as upstream's status strategies
+/// allow; spec and the rest of metadata stay as they were.
+pub fn prepare_for_status_update(resource: &Resource, new: &mut Value, old: &Value) {
     let status = new.get("status").cloned();
+    let mut kept = vec!["annotations"];
+    if resource.group.is_empty() && resource.plural == "pods" {
+        kept.push("labels");
+    }
+    let metadata: Vec<(&str, Option<Value>)> = kept
+        .into_iter()
+        .map(|field| (field, new.pointer(&format!("/metadata/{field}")).cloned()))
+        .collect();
     *new = old.clone();
+    for (field, value) in metadata {
+        match value {
+            Some(value) => object::set_meta(new, field, value),
+            None => object::remove_meta(new, field),
+        }
+    }
     match status {
         Some(status) => new["status"] = status,
         None => {

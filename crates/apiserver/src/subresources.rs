@@ -489,6 +489,10 @@ pub async fn finalize_namespace(
 /// PodDisruptionBudget covering it, as upstream: a budget with disruptions
 /// allowed is charged for this one (in `status.disruptedPods`), one without
 /// refuses with 429.
+/// Evictions the disruption controller has not confirmed yet, beyond
+/// which upstream refuses more.
+const MAX_DISRUPTED_PODS: usize = 2000;
+
 pub async fn evict(
     rest: &Rest,
     namespace: Option<&str>,
@@ -532,14 +536,17 @@ pub async fn evict(
         .items
         .iter()
         .filter(|budget| {
-            let selector = budget
-                .pointer("/spec/selector")
-                .cloned()
-                .unwrap_or(Value::Null);
+            // In policy/v1 a missing selector matches no pod and an empty
+            // one matches every pod of the namespace.
+            let Some(selector) = budget.pointer("/spec/selector").filter(|s| !s.is_null()) else {
+                return false;
+            };
             let selector: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector> =
-                serde_json::from_value(selector).ok();
-            capstan_api::selector::LabelSelector::from_label_selector(selector.as_ref())
-                .is_ok_and(|s| !s.is_empty() && s.matches(&labels))
+                serde_json::from_value(selector.clone()).ok();
+            selector.is_some_and(|selector| {
+                capstan_api::selector::LabelSelector::from_label_selector(Some(&selector))
+                    .is_ok_and(|s| s.matches(&labels))
+            })
         })
         .collect();
     if covering.len() > 1 {
@@ -547,13 +554,44 @@ pub async fn evict(
             "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
         ));
     }
+    let ready = object::condition_true(&pod, "Ready");
     if let Some(budget) = covering.first() {
         let budget_name = object::name(budget).unwrap_or_default().to_string();
         let pod_name = name.to_string();
+        let status = |current: &Value, field: &str| {
+            current
+                .pointer(&format!("/status/{field}"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        // An unready pod does not count as healthy: by the budget's
+        // unhealthyPodEvictionPolicy it may go without using the budget up.
+        let policy = budget
+            .pointer("/spec/unhealthyPodEvictionPolicy")
+            .and_then(Value::as_str)
+            .unwrap_or("IfHealthyBudget");
+        let unhealthy_goes = !ready
+            && (policy == "AlwaysAllow"
+                || (status(budget, "currentHealthy") >= status(budget, "desiredHealthy")
+                    && status(budget, "desiredHealthy") > 0));
+        if unhealthy_goes {
+            rest.delete(pods, namespace, name, &delete_options).await?;
+            return Ok(success(201));
+        }
         rest.patch(budgets, namespace, &budget_name, Some("status"), options, |current| {
-            let allowed = current.pointer("/status/disruptionsAllowed").and_then(Value::as_i64).unwrap_or(0);
-            let observed = current.pointer("/status/observedGeneration").and_then(Value::as_i64).unwrap_or(0);
+            let allowed = status(current, "disruptionsAllowed");
+            let observed = status(current, "observedGeneration");
             let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            let disrupted = current
+                .pointer("/status/disruptedPods")
+                .and_then(Value::as_object)
+                .map_or(0, |pods| pods.len());
+            if allowed < 0 {
+                return Err(ApiError::forbidden("policy", "poddisruptionbudget", &budget_name, "pdb disruptions allowed is negative"));
+            }
+            if disrupted > MAX_DISRUPTED_PODS {
+                return Err(ApiError::forbidden("policy", "poddisruptionbudget", &budget_name, "DisruptedPods map too big - too many evictions not confirmed by PDB controller"));
+            }
             let why = if observed < generation {
                 // The disruption controller has not looked at it yet.
                 Some(format!("The disruption budget {budget_name} is still being processed by the server."))

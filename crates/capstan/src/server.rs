@@ -66,6 +66,12 @@ pub struct ServerArgs {
     /// Run this many hollow nodes in this process (sim runtime, no containers).
     #[arg(long, default_value_t = 0, value_name = "N")]
     sim_nodes: usize,
+    /// Run no controller manager in this server (API semantics alone).
+    #[arg(long)]
+    disable_controller_manager: bool,
+    /// Run no scheduler in this server.
+    #[arg(long)]
+    disable_scheduler: bool,
     /// How long a node may miss Lease renewals before it is NotReady.
     #[arg(long, default_value = "40s", value_name = "DURATION", value_parser = parse_duration)]
     node_monitor_grace_period: Duration,
@@ -226,8 +232,17 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     // Accepted now; the node agent arrives with the runtime.
     let _ = args.disable_agent;
     // After the ready line: the components are clients and need not delay it.
-    let client = match admin_client(&server.kubeconfig).await {
-        Ok(client) => client,
+    // One client per component, each named in its User-Agent as upstream's
+    // binaries are, which is also the field manager of its writes.
+    let clients = async {
+        Ok::<_, String>((
+            admin_client(&server.kubeconfig, "kube-controller-manager").await?,
+            admin_client(&server.kubeconfig, "kube-scheduler").await?,
+            admin_client(&server.kubeconfig, "kubelet").await?,
+        ))
+    };
+    let (client, scheduling, kubelet) = match clients.await {
+        Ok(clients) => clients,
         Err(error) => {
             server.shutdown().await;
             return Err(error);
@@ -242,35 +257,39 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     // the store: each runs while this server holds its Lease.
     let identity = crate::leader::identity();
     let (manager, options) = (client.clone(), controllers);
-    components.spawn(|shutdown| {
-        crate::leader::run_elected(
-            client.clone(),
-            "kube-controller-manager",
-            identity.clone(),
-            move |stop| capstan_controllers::run(manager.clone(), options.clone(), stop),
-            shutdown,
-        )
-    });
+    if !args.disable_controller_manager {
+        components.spawn(|shutdown| {
+            crate::leader::run_elected(
+                client.clone(),
+                "kube-controller-manager",
+                identity.clone(),
+                move |stop| capstan_controllers::run(manager.clone(), options.clone(), stop),
+                shutdown,
+            )
+        });
+    }
     let scheduler = capstan_scheduler::SchedulerOptions {
         config_file: args.scheduler_config.clone(),
     };
-    let scheduling = client.clone();
-    components.spawn(|shutdown| {
-        crate::leader::run_elected(
-            client.clone(),
-            "kube-scheduler",
-            identity.clone(),
-            move |stop| capstan_scheduler::run(scheduling.clone(), scheduler.clone(), stop),
-            shutdown,
-        )
-    });
+    let elector = scheduling.clone();
+    if !args.disable_scheduler {
+        components.spawn(|shutdown| {
+            crate::leader::run_elected(
+                elector,
+                "kube-scheduler",
+                identity.clone(),
+                move |stop| capstan_scheduler::run(scheduling.clone(), scheduler.clone(), stop),
+                shutdown,
+            )
+        });
+    }
     if args.sim_nodes > 0 {
         let sim = capstan_agent::SimOptions {
             nodes: args.sim_nodes,
             name_prefix: "sim-".into(),
             ..capstan_agent::SimOptions::default()
         };
-        components.spawn(|shutdown| capstan_agent::run_sim(client.clone(), sim, shutdown));
+        components.spawn(|shutdown| capstan_agent::run_sim(kubelet, sim, shutdown));
     }
 
     stop.wait().await;
@@ -285,7 +304,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
 
 /// A client of the API server through the admin kubeconfig: the
 /// components in this process reach the API like ones running elsewhere.
-pub async fn admin_client(kubeconfig: &str) -> Result<kube::Client, String> {
+pub async fn admin_client(kubeconfig: &str, agent: &str) -> Result<kube::Client, String> {
     let invalid = |error: &dyn std::fmt::Display| format!("admin kubeconfig: {error}");
     let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| invalid(&e))?;
     let config = kube::Config::from_custom_kubeconfig(
@@ -294,6 +313,16 @@ pub async fn admin_client(kubeconfig: &str) -> Result<kube::Client, String> {
     )
     .await
     .map_err(|e| invalid(&e))?;
+    let mut config = config;
+    let agent = format!(
+        "{agent}/v1.33.0 ({}/{}) capstan/{}",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Ok(value) = agent.parse() {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
     kube::Client::try_from(config).map_err(|e| invalid(&e))
 }
 

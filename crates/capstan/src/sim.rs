@@ -47,7 +47,7 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
     let stop = Signals::install()?;
     let kubeconfig = std::fs::read_to_string(&args.kubeconfig)
         .map_err(|error| format!("kubeconfig {}: {error}", args.kubeconfig.display()))?;
-    let client = admin_client(&kubeconfig).await?;
+    let client = admin_client(&kubeconfig, "kubelet").await?;
     let options = capstan_agent::SimOptions {
         nodes: args.nodes,
         name_prefix: args.name_prefix,

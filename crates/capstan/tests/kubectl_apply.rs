@@ -7,6 +7,12 @@ mod support;
 use serde_json::Value;
 use support::TestServer;
 
+/// A server without controllers: what these tests print and compare is
+/// the API's own doing, which no control loop should change under them.
+fn api_only() -> TestServer {
+    TestServer::start_with(&["--disable-controller-manager"])
+}
+
 const DEPLOYMENT: &str = "
 apiVersion: apps/v1
 kind: Deployment
@@ -76,7 +82,7 @@ fn replicas(server: &TestServer) -> String {
 
 #[test]
 fn server_side_apply_creates_reapplies_and_owns_fields() {
-    let server = TestServer::start();
+    let server = api_only();
     let applied = server.ok_stdin(&["apply", "--server-side", "-f", "-"], DEPLOYMENT);
     assert_eq!(applied, "deployment.apps/web serverside-applied\n");
     let version = server.ok(&[
@@ -132,7 +138,7 @@ fn server_side_apply_creates_reapplies_and_owns_fields() {
 
 #[test]
 fn a_conflict_with_another_manager_and_forcing_it() {
-    let server = TestServer::start();
+    let server = api_only();
     server.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT);
     // Another manager's apply of a different value conflicts with the
     // client-side apply that set it.
@@ -177,7 +183,7 @@ fn a_conflict_with_another_manager_and_forcing_it() {
 
 #[test]
 fn client_side_apply_then_server_side_apply_takes_over() {
-    let server = TestServer::start();
+    let server = api_only();
     assert_eq!(
         server.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT),
         "deployment.apps/web created\n"
@@ -210,7 +216,7 @@ fn client_side_apply_then_server_side_apply_takes_over() {
 
 #[test]
 fn scale_conflicts_name_the_subresource() {
-    let server = TestServer::start();
+    let server = api_only();
     server.ok_stdin(&["apply", "--server-side", "-f", "-"], DEPLOYMENT);
     assert_eq!(
         server.ok(&["scale", "deploy", "web", "--replicas=5"]),
@@ -233,7 +239,7 @@ fn scale_conflicts_name_the_subresource() {
 
 #[test]
 fn server_side_apply_refuses_what_does_not_fit_the_schema() {
-    let server = TestServer::start();
+    let server = api_only();
     let wrong_type = DEPLOYMENT.replace("replicas: 2", "replicas: \"two\"");
     let error = server.fails_stdin(&["apply", "--server-side", "-f", "-"], &wrong_type);
     assert!(
@@ -252,7 +258,7 @@ fn server_side_apply_refuses_what_does_not_fit_the_schema() {
 
 #[test]
 fn diff_exits_one_on_changes_and_zero_without() {
-    let server = TestServer::start();
+    let server = api_only();
     server.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT);
     let same = server.kubectl_stdin(&["diff", "-f", "-"], DEPLOYMENT);
     assert_eq!(same.status.code(), Some(0), "{same:?}");
@@ -284,7 +290,7 @@ fn diff_exits_one_on_changes_and_zero_without() {
 
 #[test]
 fn server_dry_runs_write_nothing() {
-    let server = TestServer::start();
+    let server = api_only();
     let created = server.ok_stdin(&["apply", "--dry-run=server", "-f", "-"], DEPLOYMENT);
     assert_eq!(created, "deployment.apps/web created (server dry run)\n");
     assert!(server.fails(&["get", "deploy", "web"]).contains("NotFound"));

@@ -11,6 +11,8 @@ use support::{wait_for, TestServer};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+type Annotations<'a> = &'a [(&'a str, &'a str)];
+
 fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
     value
         .pointer(pointer)
@@ -178,7 +180,7 @@ fn a_bound_pod_runs_with_an_address_from_its_node() {
 fn annotations_and_restart_policies() {
     let server = TestServer::start_with(&["--sim-nodes", "3"]);
     ready_nodes(&server);
-    let cases: &[(&str, &str, &[(&str, &str)])] = &[
+    let cases: &[(&str, &str, Annotations)] = &[
         ("never-ok", "Never", &[("sim.capstan.dev/exit-after", "1s")]),
         (
             "never-fails",

@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn condition_taints_follow_readiness() {
         let other = taint("dedicated", "NoSchedule");
-        let unknown = wanted_taints(&[other.clone()], Some("Unknown"), false);
+        let unknown = wanted_taints(std::slice::from_ref(&other), Some("Unknown"), false);
         let keys: Vec<_> = unknown
             .iter()
             .map(|t| (t.key.as_str(), t.effect.as_str()))
