@@ -7,7 +7,8 @@
 //! - `sim.capstan.dev/exit-code: "1"`: with that exit code (default 0);
 //! - `sim.capstan.dev/ready: "false"`: the containers are never ready.
 //!
-//! Without annotations containers run until the pod is stopped. Init
+//! Without annotations containers run until the pod is stopped; asked to
+//! stop, they exit at once with code 0 (whatever the grace period). Init
 //! containers complete at once with exit code 0.
 
 use std::collections::HashMap;

@@ -198,6 +198,11 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     let stop = Signals::install()?;
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     prepare_data_dir(&data_dir)?;
+    // A bad scheduler configuration stops the start, as upstream's does.
+    let scheduler = capstan_scheduler::SchedulerOptions {
+        config_file: args.scheduler_config.clone(),
+    };
+    scheduler.profiles()?;
     let (store, sqlite) = open_store(&args, &data_dir).await?;
     let server = capstan_apiserver::start(capstan_apiserver::Config {
         data_dir: data_dir.clone(),
@@ -268,9 +273,6 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
             )
         });
     }
-    let scheduler = capstan_scheduler::SchedulerOptions {
-        config_file: args.scheduler_config.clone(),
-    };
     let elector = scheduling.clone();
     if !args.disable_scheduler {
         components.spawn(|shutdown| {

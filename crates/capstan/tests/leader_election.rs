@@ -21,13 +21,15 @@ fn components_hold_leases_and_hand_over_on_restart() {
     let mut server = TestServer::start();
     let before: Vec<String> = COMPONENTS
         .iter()
-        .map(|lease| {
-            wait_for(lease, Duration::from_secs(10), || holder(&server, lease))
-        })
+        .map(|lease| wait_for(lease, Duration::from_secs(10), || holder(&server, lease)))
         .collect();
     assert_eq!(before[0], before[1], "one identity per server");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert!(before[0].starts_with(&format!("{}_", host.trim())), "{}", before[0]);
+    assert!(
+        before[0].starts_with(&format!("{}_", host.trim())),
+        "{}",
+        before[0]
+    );
 
     server.restart();
     for (lease, old) in COMPONENTS.iter().zip(&before) {
@@ -50,7 +52,9 @@ fn components_hold_leases_and_hand_over_on_restart() {
     }
     // And the controllers work again: a new namespace gets its account.
     server.ok(&["create", "namespace", "after-restart"]);
-    wait_for("the default ServiceAccount", Duration::from_secs(10), || {
-        server.get_json(&["get", "serviceaccount", "default", "-n", "after-restart"])
-    });
+    wait_for(
+        "the default ServiceAccount",
+        Duration::from_secs(10),
+        || server.get_json(&["get", "serviceaccount", "default", "-n", "after-restart"]),
+    );
 }
