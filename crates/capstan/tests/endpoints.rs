@@ -5,22 +5,13 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use support::TestServer;
+use support::{eventually, TestServer};
 
 /// How long the controllers, scheduler and hollow nodes get to settle.
 const SETTLE: Duration = Duration::from_secs(60);
-
-/// Polls `check` until it holds or `limit` passes.
-fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn json(server: &TestServer, args: &[&str]) -> Value {
     let mut all = args.to_vec();

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::TestServer;
+use support::{eventually, TestServer};
 
 const CONTENT: &str = "
 apiVersion: v1
@@ -57,15 +57,6 @@ metadata:
   finalizers:
   - example.com/hold
 ";
-
-/// Polls `check` until it holds or `limit` passes.
-fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn deleting_a_namespace_deletes_its_content_then_the_namespace() {

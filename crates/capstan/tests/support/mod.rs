@@ -279,6 +279,16 @@ impl Drop for TestServer {
     }
 }
 
+/// Polls `check` every 100 ms until it holds, or panics after `limit`
+/// naming what did not happen.
+pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Polls `check` every 200 ms until it returns `Some`, or panics after
 /// `timeout` naming what did not happen.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
