@@ -20,6 +20,48 @@ use serde_json::{json, Value};
 use crate::pods::controller_of;
 use crate::{status_code, Error};
 
+/// The cache of ControllerRevisions (managedFields dropped) and the stream
+/// of changed revisions, which must be polled for the cache to fill.
+pub fn watch_revisions(
+    client: &kube::Client,
+) -> (
+    kube::runtime::reflector::Store<ControllerRevision>,
+    impl futures_util::Stream<Item = Result<ControllerRevision, kube::runtime::watcher::Error>>
+        + Send
+        + 'static,
+) {
+    use kube::runtime::{reflector, watcher, WatchStreamExt};
+    let (revisions, writer) = reflector::store();
+    let changes = watcher(
+        Api::<ControllerRevision>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|r: &mut ControllerRevision| r.metadata.managed_fields = None)
+    .reflect(writer)
+    .touched_objects();
+    (revisions, changes)
+}
+
+/// The owner of kind `K` that controls `meta` (a pod or a revision), if
+/// its controller reference names one.
+pub fn controlling_owner<K>(meta: &ObjectMeta) -> Option<kube::runtime::reflector::ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let owner = controller_of(meta)?;
+    let group = K::group(&());
+    let same_group = owner
+        .api_version
+        .split_once('/')
+        .map_or("", |(group, _)| group)
+        == group;
+    (owner.kind == K::kind(&()) && same_group).then(|| {
+        kube::runtime::reflector::ObjectRef::new(&owner.name)
+            .within(meta.namespace.as_deref().unwrap_or_default())
+    })
+}
+
 /// The label on revisions holding the hash of their data, as upstream's
 /// `ControllerRevisionHashLabel`.
 pub const REVISION_HASH_LABEL: &str = "controller.kubernetes.io/hash";

@@ -2,7 +2,6 @@
 //! what the watchers report, and schedules pods one at a time; bindings and
 //! other writes run beside it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +17,7 @@ use crate::framework::{
 use crate::preemption;
 use crate::queue::SchedulingQueue;
 use crate::snapshot::{pod_key, NodeChange, Nomination, PodInfo, Snapshot};
-use crate::watch::{Message, PriorityClassInfo};
+use crate::watch::Message;
 
 /// Pods scheduled between looks at the watchers' messages.
 const BATCH: usize = 32;
@@ -27,7 +26,6 @@ pub struct Scheduler {
     profiles: Vec<Profile>,
     snapshot: Snapshot,
     queue: SchedulingQueue,
-    priority_classes: HashMap<String, PriorityClassInfo>,
     binder: Binder,
     messages: UnboundedReceiver<Message>,
     report: UnboundedSender<Message>,
@@ -67,7 +65,6 @@ impl Scheduler {
             profiles,
             snapshot: Snapshot::default(),
             queue: SchedulingQueue::default(),
-            priority_classes: HashMap::new(),
             binder,
             messages,
             report,
@@ -123,12 +120,6 @@ impl Scheduler {
             Message::NamespaceGone(name) => {
                 self.snapshot.namespaces.remove(&name);
             }
-            Message::PriorityClass(class) => {
-                self.priority_classes.insert(class.name.clone(), class);
-            }
-            Message::PriorityClassGone(name) => {
-                self.priority_classes.remove(&name);
-            }
             Message::Bound(outcome) => self.on_bound(outcome),
         }
     }
@@ -168,7 +159,6 @@ impl Scheduler {
             self.queue.remove(&key);
             return;
         }
-        let pod = self.resolve_priority(pod);
         match pod
             .status
             .as_ref()
@@ -199,29 +189,6 @@ impl Scheduler {
         if self.snapshot.remove_pod(key).is_some() {
             self.queue.move_all_to_active();
         }
-    }
-
-    /// Admission resolves priorityClassName into spec.priority; a pod
-    /// created without it gets the value here (0, or the global default).
-    fn resolve_priority(&self, pod: Arc<Pod>) -> Arc<Pod> {
-        let Some(spec) = pod.spec.as_ref() else {
-            return pod;
-        };
-        if spec.priority.is_some() {
-            return pod;
-        }
-        let class = match spec.priority_class_name.as_deref() {
-            Some(name) => self.priority_classes.get(name),
-            None => self.priority_classes.values().find(|c| c.global_default),
-        };
-        let Some(class) = class else {
-            return pod;
-        };
-        let mut resolved = (*pod).clone();
-        if let Some(spec) = resolved.spec.as_mut() {
-            spec.priority = Some(class.value);
-        }
-        Arc::new(resolved)
     }
 
     fn on_bound(&mut self, outcome: BindOutcome) {

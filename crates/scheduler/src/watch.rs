@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource, ResourceExt};
@@ -27,17 +26,7 @@ pub enum Message {
     NodeGone(String),
     Namespace(String, BTreeMap<String, String>),
     NamespaceGone(String),
-    PriorityClass(PriorityClassInfo),
-    PriorityClassGone(String),
     Bound(BindOutcome),
-}
-
-/// The parts of a PriorityClass the scheduler resolves priorities from.
-#[derive(Clone, Debug)]
-pub struct PriorityClassInfo {
-    pub name: String,
-    pub value: i32,
-    pub global_default: bool,
 }
 
 /// Starts every watcher; each ends when the loop stops listening.
@@ -66,19 +55,6 @@ pub fn spawn_all(
             |ns: &Namespace| ns.name_any(),
             |ns| Message::Namespace(ns.name_any(), ns.metadata.labels.unwrap_or_default()),
             Message::NamespaceGone,
-        )),
-        tokio::spawn(watch(
-            Api::<PriorityClass>::all(client.clone()),
-            sender.clone(),
-            |pc: &PriorityClass| pc.name_any(),
-            |pc| {
-                Message::PriorityClass(PriorityClassInfo {
-                    name: pc.name_any(),
-                    value: pc.value,
-                    global_default: pc.global_default.unwrap_or(false),
-                })
-            },
-            Message::PriorityClassGone,
         )),
     ]
 }

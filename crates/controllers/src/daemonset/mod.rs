@@ -25,7 +25,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
 
 use self::expectations::Expectations;
-use crate::history::{claim, Claim};
+use crate::history::{claim, controlling_owner, watch_revisions, Claim};
 use crate::pods::controller_of;
 use crate::Error;
 
@@ -48,15 +48,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         .default_backoff()
         .modify(trim_node)
         .reflect(node_writer);
-    let (revisions, revision_writer) = reflector::store();
-    let revision_changes = watcher(
-        Api::<ControllerRevision>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|r: &mut ControllerRevision| r.metadata.managed_fields = None)
-    .reflect(revision_writer)
-    .touched_objects();
+    let (revisions, revision_changes) = watch_revisions(&client);
 
     let context = Arc::new(Context {
         recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
@@ -72,7 +64,9 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
     controller
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
         .watches_stream(pod_changes, move |pod| owners(&pod, &daemon_sets))
-        .watches_stream(revision_changes, |revision| owner_of(&revision))
+        .watches_stream(revision_changes, |revision| {
+            controlling_owner(&revision.metadata)
+        })
         .reconcile_all_on(node_changes.filter_map(placement_changes()))
         .graceful_shutdown_on(shutdown)
         .run(sync::reconcile, error_policy, context)
@@ -106,12 +100,8 @@ fn error_policy(ds: Arc<DaemonSet>, error: &Error, _: Arc<Context>) -> Action {
 /// those whose selector would adopt it.
 fn owners(pod: &Pod, daemon_sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>> {
     let namespace = pod.namespace().unwrap_or_default();
-    if let Some(owner) = controller_of(&pod.metadata) {
-        return if owner.kind == "DaemonSet" && owner.api_version.starts_with("apps/") {
-            vec![ObjectRef::new(&owner.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
+    if controller_of(&pod.metadata).is_some() {
+        return controlling_owner(&pod.metadata).into_iter().collect();
     }
     daemon_sets
         .state()
@@ -126,12 +116,6 @@ fn owners(pod: &Pod, daemon_sets: &Store<DaemonSet>) -> Vec<ObjectRef<DaemonSet>
         })
         .map(|ds| ObjectRef::from_obj(&**ds))
         .collect()
-}
-
-fn owner_of(revision: &ControllerRevision) -> Option<ObjectRef<DaemonSet>> {
-    let owner = controller_of(&revision.metadata)?;
-    (owner.kind == "DaemonSet")
-        .then(|| ObjectRef::new(&owner.name).within(&revision.namespace().unwrap_or_default()))
 }
 
 /// A filter passing on only node changes that can change where daemons

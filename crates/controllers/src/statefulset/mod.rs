@@ -21,7 +21,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Client, Resource, ResourceExt};
 
-use crate::history::{claim, Claim};
+use crate::history::{claim, controlling_owner, watch_revisions, Claim};
 use crate::pods::controller_of;
 use crate::Error;
 
@@ -39,15 +39,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         .modify(trim_pod)
         .reflect(pod_writer)
         .touched_objects();
-    let (revisions, revision_writer) = reflector::store();
-    let revision_changes = watcher(
-        Api::<ControllerRevision>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|r: &mut ControllerRevision| r.metadata.managed_fields = None)
-    .reflect(revision_writer)
-    .touched_objects();
+    let (revisions, revision_changes) = watch_revisions(&client);
 
     let context = Arc::new(Context {
         recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
@@ -60,7 +52,9 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
     controller
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
         .watches_stream(pod_changes, move |pod| owners(&pod, &sets))
-        .watches_stream(revision_changes, |revision| owner_of(&revision))
+        .watches_stream(revision_changes, |revision| {
+            controlling_owner(&revision.metadata)
+        })
         .graceful_shutdown_on(shutdown)
         .run(sync::reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -88,12 +82,8 @@ fn error_policy(set: Arc<StatefulSet>, error: &Error, _: Arc<Context>) -> Action
 /// orphan named like a set's pod the set that would adopt it.
 fn owners(pod: &Pod, sets: &Store<StatefulSet>) -> Vec<ObjectRef<StatefulSet>> {
     let namespace = pod.namespace().unwrap_or_default();
-    if let Some(owner) = controller_of(&pod.metadata) {
-        return if owner.kind == "StatefulSet" && owner.api_version.starts_with("apps/") {
-            vec![ObjectRef::new(&owner.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
+    if controller_of(&pod.metadata).is_some() {
+        return controlling_owner(&pod.metadata).into_iter().collect();
     }
     sets.state()
         .iter()
@@ -108,12 +98,6 @@ fn owners(pod: &Pod, sets: &Store<StatefulSet>) -> Vec<ObjectRef<StatefulSet>> {
         })
         .map(|set| ObjectRef::from_obj(&**set))
         .collect()
-}
-
-fn owner_of(revision: &ControllerRevision) -> Option<ObjectRef<StatefulSet>> {
-    let owner = controller_of(&revision.metadata)?;
-    (owner.kind == "StatefulSet")
-        .then(|| ObjectRef::new(&owner.name).within(&revision.namespace().unwrap_or_default()))
 }
 
 /// Keeps of a pod what this controller reads: identity, labels, owners,
