@@ -26,6 +26,7 @@ mod strategy;
 mod subresources;
 mod watch;
 mod watch_cache;
+mod watch_memo;
 
 pub mod server;
 

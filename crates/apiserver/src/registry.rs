@@ -11,10 +11,12 @@ use serde_json::{json, Value};
 
 use crate::object;
 use crate::watch_cache::WatchCache;
+use crate::watch_memo::EventMemo;
 
 pub struct Registry {
     store: Arc<dyn Store>,
     cache: Option<Arc<WatchCache>>,
+    memo: Arc<EventMemo>,
 }
 
 /// An object as read from the store, with its revision.
@@ -46,7 +48,17 @@ const LIST_CHUNK: usize = 500;
 impl Registry {
     /// Objects in `store`, listed and watched through `cache` when given.
     pub fn new(store: Arc<dyn Store>, cache: Option<Arc<WatchCache>>) -> Registry {
-        Registry { store, cache }
+        Registry {
+            store,
+            cache,
+            memo: Arc::default(),
+        }
+    }
+
+    /// Decoded objects and encoded lines of recent events, shared by all
+    /// watches.
+    pub fn memo(&self) -> Arc<EventMemo> {
+        self.memo.clone()
     }
 
     /// Every change under `prefix` from `start` on: from the watch cache

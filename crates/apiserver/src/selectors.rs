@@ -31,6 +31,11 @@ impl Selectors {
         })
     }
 
+    /// Whether no selector was given (or only empty ones).
+    pub fn select_everything(&self) -> bool {
+        self.labels.is_none() && self.fields.is_none()
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         if let Some(labels) = &self.labels {
             if !labels.matches(&object::labels(object)) {

@@ -18,8 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::registry::{self, ReadAt, Registry};
 use crate::response::{self, Body, Shape};
+use crate::watch_memo::{encode_line, EventMemo};
 
-/// Objects a watcher is interested in.
+/// Objects a watcher is interested in; a watch without one takes all.
 pub type Filter = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
 
 /// Where a watch starts.
@@ -36,7 +37,7 @@ pub struct WatchRequest {
     pub resource: &'static Resource,
     pub namespace: Option<String>,
     pub start: Start,
-    pub filter: Filter,
+    pub filter: Option<Filter>,
     pub bookmarks: bool,
     /// `sendInitialEvents=true`: the initial events end with a bookmark
     /// annotated `k8s.io/initial-events-end`.
@@ -50,6 +51,9 @@ pub struct WatchRequest {
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 const BOOKMARK_BEFORE_TIMEOUT: Duration = Duration::from_secs(2);
 const EVENT_BUFFER: usize = 64;
+/// Lines already queued are sent together up to this size: under load one
+/// write (and one TLS record) carries many events.
+const FRAME_TARGET: usize = 64 * 1024;
 
 pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Response<Body>, ApiError> {
     let resource = request.resource;
@@ -58,7 +62,7 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
     let (initial, from) = match request.start {
         Start::WithCurrentState => {
             let filter = request.filter.clone();
-            let keep = move |object: &Value| filter(object);
+            let keep = move |object: &Value| filter.as_ref().is_none_or(|filter| filter(object));
             let page = registry
                 .list(resource, namespace, ReadAt::Latest, 0, None, &keep)
                 .await?;
@@ -87,13 +91,14 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
                 other => registry::store_error_unnamed(other),
             };
             let status = error.to_status();
-            let line = encode(&json!({"type": "ERROR", "object": status}));
+            let line = encode_line("ERROR", &status);
             let _ = sender.send(line).await;
             None
         }
     };
     if let Some(events) = events {
         let mut watcher = Watcher {
+            memo: registry.memo(),
             request,
             sender,
             first: true,
@@ -115,10 +120,9 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
     let body = StreamBody::new(futures_util::stream::unfold(
         receiver,
         |mut receiver| async move {
-            receiver
-                .recv()
-                .await
-                .map(|bytes| (Ok::<_, std::io::Error>(Frame::data(bytes)), receiver))
+            let first = receiver.recv().await?;
+            let frame = Frame::data(coalesce(first, &mut receiver));
+            Some((Ok::<_, std::io::Error>(frame), receiver))
         },
     ));
     let mut response = Response::new(BodyExt::boxed(body));
@@ -130,6 +134,7 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
 
 struct Watcher {
     request: WatchRequest,
+    memo: Arc<EventMemo>,
     sender: mpsc::Sender<Bytes>,
     /// Tables carry their column definitions in the first event only.
     first: bool,
@@ -166,7 +171,7 @@ impl Watcher {
                     }
                     Some(Err(error)) => {
                         let status = registry::store_error_unnamed(error).to_status();
-                        let _ = self.sender.send(encode(&json!({"type": "ERROR", "object": status}))).await;
+                        let _ = self.sender.send(encode_line("ERROR", &status)).await;
                         return;
                     }
                     None => return,
@@ -177,66 +182,97 @@ impl Watcher {
 
     /// Sends one store event as the client sees it through its selectors:
     /// an object that starts matching is ADDED, one that stops is DELETED.
+    /// Decoding and encoding go through the registry's memo, so the many
+    /// watches of one kind share that work.
     async fn deliver(&mut self, event: Event) -> bool {
         self.last_revision = event.revision();
-        let filter = self.request.filter.clone();
-        let prev = match &event.prev {
-            Some(prev) => {
-                match registry::decode(self.request.resource, &prev.value, prev.mod_revision) {
-                    Ok(stored) => Some(stored.object),
-                    Err(_) => None,
-                }
-            }
-            None => None,
+        let resource = self.request.resource;
+        let revision = event.revision();
+        let was = match (&event.prev, &self.request.filter) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(prev), Some(filter)) => self
+                .memo
+                .object(resource, prev, prev.mod_revision)
+                .is_some_and(|object| filter(&object)),
         };
-        let was = prev.as_ref().is_some_and(|object| filter(object));
         match event.kind {
-            EventKind::Delete => match prev {
+            EventKind::Delete => match &event.prev {
                 Some(prev) if was => {
-                    let gone = registry::with_revision(prev, event.revision()).object;
-                    self.send("DELETED", &gone).await
+                    let memo = self.memo.clone();
+                    self.send_event("DELETED", &prev.key, revision, || {
+                        memo.object(resource, prev, revision)
+                    })
+                    .await
                 }
                 _ => true,
             },
             EventKind::Put => {
-                let Ok(current) =
-                    registry::decode(self.request.resource, &event.kv.value, event.revision())
-                else {
-                    return true;
+                let memo = self.memo.clone();
+                let current = || memo.object(resource, &event.kv, revision);
+                let is = match &self.request.filter {
+                    None => true,
+                    Some(filter) => match current() {
+                        Some(object) => filter(&object),
+                        None => return true,
+                    },
                 };
-                let object = current.object;
-                let is = filter(&object);
-                match (was, is) {
-                    (true, true) => self.send("MODIFIED", &object).await,
-                    (false, true) => self.send("ADDED", &object).await,
-                    (true, false) => self.send("DELETED", &object).await,
-                    (false, false) => true,
-                }
+                let kind = match (was, is) {
+                    (true, true) => "MODIFIED",
+                    (false, true) => "ADDED",
+                    (true, false) => "DELETED",
+                    (false, false) => return true,
+                };
+                self.send_event(kind, &event.kv.key, revision, current)
+                    .await
             }
+        }
+    }
+
+    /// Sends the line for an event of the object under `key` at
+    /// `revision`; `object` is decoded only if the line is not built yet.
+    async fn send_event(
+        &mut self,
+        kind: &'static str,
+        key: &str,
+        revision: Revision,
+        object: impl FnOnce() -> Option<Arc<Value>>,
+    ) -> bool {
+        let resource = self.request.resource;
+        let shape = self.request.shape;
+        if let Shape::Table { .. } = shape {
+            return match object() {
+                Some(object) => self.send(kind, &object).await,
+                None => true,
+            };
+        }
+        match self.memo.line(resource, key, revision, kind, shape, object) {
+            Some(line) => self.sender.send(line).await.is_ok(),
+            // A stored value that is not an object is skipped.
+            None => true,
         }
     }
 
     async fn send(&mut self, kind: &str, object: &Value) -> bool {
         let resource = self.request.resource;
-        let object = match self.request.shape {
+        let line = match self.request.shape {
             Shape::Table { v1, include } => {
                 let meta = json!({"resourceVersion": crate::object::resource_version(object).unwrap_or_default()});
-                response::table(
+                let table = response::table(
                     resource,
                     std::slice::from_ref(object),
                     meta,
                     v1,
                     include,
                     self.first,
-                )
+                );
+                encode_line(kind, &table)
             }
-            shape => response::shaped_object(resource, object, shape),
+            Shape::Object => encode_line(kind, object),
+            shape => encode_line(kind, &response::shaped_object(resource, object, shape)),
         };
         self.first = false;
-        self.sender
-            .send(encode(&json!({"type": kind, "object": object})))
-            .await
-            .is_ok()
+        self.sender.send(line).await.is_ok()
     }
 
     async fn bookmark(&mut self, initial_events_end: bool) -> bool {
@@ -251,7 +287,7 @@ impl Watcher {
             "metadata": metadata,
         });
         self.sender
-            .send(encode(&json!({"type": "BOOKMARK", "object": object})))
+            .send(encode_line("BOOKMARK", &object))
             .await
             .is_ok()
     }
@@ -278,8 +314,36 @@ fn next_bookmark_after(
     (Some(next) > last).then_some(next)
 }
 
-fn encode(value: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
+/// `first` and the lines queued behind it, up to [`FRAME_TARGET`] bytes.
+fn coalesce(first: Bytes, receiver: &mut mpsc::Receiver<Bytes>) -> Bytes {
+    let Ok(second) = receiver.try_recv() else {
+        return first;
+    };
+    let mut frame = bytes::BytesMut::with_capacity(first.len() + second.len());
+    frame.extend_from_slice(&first);
+    frame.extend_from_slice(&second);
+    while frame.len() < FRAME_TARGET {
+        match receiver.try_recv() {
+            Ok(line) => frame.extend_from_slice(&line),
+            Err(_) => break,
+        }
+    }
+    frame.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn queued_lines_go_out_together() {
+        let (sender, mut receiver) = mpsc::channel::<Bytes>(8);
+        sender.send(Bytes::from_static(b"b\n")).await.unwrap();
+        sender.send(Bytes::from_static(b"c\n")).await.unwrap();
+        let frame = coalesce(Bytes::from_static(b"a\n"), &mut receiver);
+        assert_eq!(&frame[..], b"a\nb\nc\n");
+        // Nothing queued: the line goes alone.
+        let alone = coalesce(Bytes::from_static(b"d\n"), &mut receiver);
+        assert_eq!(&alone[..], b"d\n");
+    }
 }

@@ -20,29 +20,6 @@ use serde_json::{json, Value};
 use crate::pods::controller_of;
 use crate::{status_code, Error};
 
-/// The cache of ControllerRevisions (managedFields dropped) and the stream
-/// of changed revisions, which must be polled for the cache to fill.
-pub fn watch_revisions(
-    client: &kube::Client,
-) -> (
-    kube::runtime::reflector::Store<ControllerRevision>,
-    impl futures_util::Stream<Item = Result<ControllerRevision, kube::runtime::watcher::Error>>
-        + Send
-        + 'static,
-) {
-    use kube::runtime::{reflector, watcher, WatchStreamExt};
-    let (revisions, writer) = reflector::store();
-    let changes = watcher(
-        Api::<ControllerRevision>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|r: &mut ControllerRevision| r.metadata.managed_fields = None)
-    .reflect(writer)
-    .touched_objects();
-    (revisions, changes)
-}
-
 /// The owner of kind `K` that controls `meta` (a pod or a revision), if
 /// its controller reference names one.
 pub fn controlling_owner<K>(meta: &ObjectMeta) -> Option<kube::runtime::reflector::ObjectRef<K>>

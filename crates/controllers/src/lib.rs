@@ -28,6 +28,7 @@ pub mod disruption;
 pub mod endpoints;
 pub mod garbagecollector;
 pub mod history;
+pub mod informers;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;
@@ -64,29 +65,96 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let shutdown = shutdown.shared();
-    tokio::join!(
-        namespace::run(client.clone(), shutdown.clone()),
-        serviceaccount::run(client.clone(), shutdown.clone()),
-        replicaset::run(client.clone(), shutdown.clone()),
-        deployment::run(client.clone(), shutdown.clone()),
-        daemonset::run(client.clone(), shutdown.clone()),
-        statefulset::run(client.clone(), shutdown.clone()),
-        job::run(client.clone(), shutdown.clone()),
-        cronjob::run(client.clone(), shutdown.clone()),
-        garbagecollector::run(client.clone(), shutdown.clone()),
-        nodelifecycle::run(
-            client.clone(),
-            options.node_monitor_grace_period,
-            shutdown.clone()
-        ),
-        nodeipam::run(
-            client.clone(),
-            options.cluster_cidr.clone(),
-            shutdown.clone()
-        ),
-        endpoints::run(client.clone(), shutdown.clone()),
-        disruption::run(client, shutdown),
+    // Every subscription is taken here, before anything is polled, so
+    // that no controller misses an event of a shared watch.
+    let mut informers = informers::Informers::default();
+    let replicas = replicaset::run(
+        client.clone(),
+        informers.pods.subscribe(),
+        informers.replica_sets.subscribe(),
+        shutdown.clone(),
     );
+    let deployments = deployment::run(
+        client.clone(),
+        informers.replica_sets.subscribe(),
+        shutdown.clone(),
+    );
+    let daemons = daemonset::run(
+        client.clone(),
+        informers.pods.subscribe(),
+        informers.nodes.subscribe(),
+        informers.revisions.subscribe(),
+        shutdown.clone(),
+    );
+    let stateful = statefulset::run(
+        client.clone(),
+        informers.pods.subscribe(),
+        informers.revisions.subscribe(),
+        shutdown.clone(),
+    );
+    let jobs = job::run(
+        client.clone(),
+        informers.jobs.subscribe(),
+        informers.pods.subscribe(),
+        shutdown.clone(),
+    );
+    let finished_jobs = job::ttl::run(client.clone(), informers.jobs.subscribe(), shutdown.clone());
+    let cron_jobs = cronjob::run(client.clone(), informers.jobs.subscribe(), shutdown.clone());
+    let namespaces = namespace::run(
+        client.clone(),
+        informers.namespaces.subscribe(),
+        shutdown.clone(),
+    );
+    let accounts = serviceaccount::run(
+        client.clone(),
+        informers.namespaces.subscribe(),
+        shutdown.clone(),
+    );
+    let lifecycle = nodelifecycle::run(
+        client.clone(),
+        options.node_monitor_grace_period,
+        informers.nodes.store(),
+        informers.pods.store(),
+        shutdown.clone(),
+    );
+    let ipam = nodeipam::run(
+        client.clone(),
+        options.cluster_cidr.clone(),
+        informers.nodes.subscribe(),
+        shutdown.clone(),
+    );
+    let endpoints = endpoints::run(
+        client.clone(),
+        informers.pods.subscribe(),
+        informers.nodes.store(),
+        shutdown.clone(),
+    );
+    let disruption = disruption::run(client.clone(), informers.pods.subscribe(), shutdown.clone());
+    // Each controller and the shared watches are tasks of their own, so
+    // that decoding and reconciling spread over the runtime's threads.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(informers.run(client.clone(), shutdown.clone()));
+    tasks.spawn(namespaces);
+    tasks.spawn(accounts);
+    tasks.spawn(replicas);
+    tasks.spawn(deployments);
+    tasks.spawn(daemons);
+    tasks.spawn(stateful);
+    tasks.spawn(jobs);
+    tasks.spawn(finished_jobs);
+    tasks.spawn(cron_jobs);
+    tasks.spawn(garbagecollector::run(client, shutdown));
+    tasks.spawn(lifecycle);
+    tasks.spawn(ipam);
+    tasks.spawn(endpoints);
+    tasks.spawn(disruption);
+    while let Some(finished) = tasks.join_next().await {
+        if let Err(error) = finished {
+            if error.is_panic() {
+                std::panic::resume_unwind(error.into_panic());
+            }
+        }
+    }
 }
 
 /// A failed reconcile: retried with back-off by the controller.

@@ -9,15 +9,17 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Semaphore;
+
+use crate::informers::Subscription;
+use crate::watch_util::Change;
 
 /// The size of each node's CIDR (upstream's `--node-cidr-mask-size`).
 pub const NODE_MASK: u32 = 24;
@@ -113,10 +115,11 @@ fn pod_cidrs(node: &Node) -> Vec<String> {
     cidrs
 }
 
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller until `shutdown` completes, from the shared nodes.
 pub async fn run(
     client: Client,
     cluster_cidr: String,
+    nodes: Subscription<Node>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let Some(set) = CidrSet::parse(&cluster_cidr) else {
@@ -124,21 +127,20 @@ pub async fn run(
             cluster_cidr,
             "node IPAM off: the cluster CIDR must be IPv4 with at most 24 bits"
         );
+        // Unsubscribed, so that node changes do not pile up unread.
+        drop(nodes);
         shutdown.await;
         return;
     };
     tokio::select! {
         _ = shutdown => {}
-        _ = allocate_forever(client, set) => {}
+        _ = allocate_forever(client, set, nodes) => {}
     }
 }
 
-async fn allocate_forever(client: Client, set: CidrSet) {
+async fn allocate_forever(client: Client, set: CidrSet, mut changes: Subscription<Node>) {
+    let cache = changes.store();
     let nodes: Api<Node> = Api::all(client);
-    let stream = watcher::watcher(nodes.clone(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|node: &mut Node| node.metadata.managed_fields = None);
-    let mut stream = std::pin::pin!(stream);
     let (written, mut results) = tokio::sync::mpsc::unbounded_channel();
     let mut allocator = Allocator {
         nodes: nodes.clone(),
@@ -149,12 +151,12 @@ async fn allocate_forever(client: Client, set: CidrSet) {
         permits: Arc::new(Semaphore::new(MAX_WRITES)),
         full: false,
     };
-    // Nodes seen during a relist.
-    let mut listing: Vec<Node> = Vec::new();
+    // Nodes are handed CIDRs only once the used ones are known.
+    let mut listed = false;
     let mut retry = tokio::time::interval(RETRY);
     loop {
-        let event = tokio::select! {
-            event = stream.try_next() => event,
+        let change = tokio::select! {
+            change = changes.next() => change,
             Some((name, cidr, ok)) = results.recv() => {
                 allocator.written(name, cidr, ok);
                 continue;
@@ -168,12 +170,12 @@ async fn allocate_forever(client: Client, set: CidrSet) {
                 continue;
             }
         };
-        match event {
-            Ok(Some(Event::Init)) => listing.clear(),
-            Ok(Some(Event::InitApply(node))) => listing.push(node),
-            Ok(Some(Event::InitDone)) => {
+        match change {
+            Some(Change::Relisted) => {
                 // What the nodes hold is the truth: start over from it,
                 // keeping the CIDRs of writes still under way.
+                listed = true;
+                let listing = cache.state();
                 allocator.set.clear();
                 for cidr in allocator.in_flight.values() {
                     allocator.set.occupy(cidr);
@@ -183,18 +185,24 @@ async fn allocate_forever(client: Client, set: CidrSet) {
                         allocator.set.occupy(&cidr);
                     }
                 }
-                for node in std::mem::take(&mut listing) {
+                for node in &listing {
+                    allocator.assign(node);
+                }
+            }
+            Some(Change::Applied { new, .. }) if listed => {
+                // The cache may be ahead of this change: go by the newest
+                // version, and not at all by a node deleted since.
+                if let Some(node) = cache.get(&ObjectRef::from_obj(new.as_ref())) {
                     allocator.assign(&node);
                 }
             }
-            Ok(Some(Event::Apply(node))) => allocator.assign(&node),
-            Ok(Some(Event::Delete(node))) => {
+            Some(Change::Applied { .. }) => {}
+            Some(Change::Deleted(node)) => {
                 for cidr in pod_cidrs(&node) {
                     allocator.set.release(&cidr);
                 }
             }
-            Ok(None) => return,
-            Err(error) => tracing::debug!(%error, "node IPAM watch"),
+            None => return,
         }
     }
 }

@@ -29,15 +29,18 @@ const LEASE_NAMESPACE: &str = "kube-node-lease";
 /// Conditions a kubelet posts; all go Unknown when it stops.
 const NODE_CONDITIONS: &[&str] = &["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
 
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller until `shutdown` completes, from the shared
+/// caches of nodes and pods.
 pub async fn run(
     client: Client,
     grace_period: Duration,
+    nodes: Store<Node>,
+    pods: Store<Pod>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     tokio::select! {
         _ = shutdown => {}
-        _ = monitor(client, grace_period) => {}
+        _ = monitor(client, grace_period, nodes, pods) => {}
     }
 }
 
@@ -57,14 +60,8 @@ where
     }
 }
 
-async fn monitor(client: Client, grace: Duration) {
-    let (nodes, nodes_writer) = reflector::store::<Node>();
+async fn monitor(client: Client, grace: Duration, nodes: Store<Node>, pods: Store<Pod>) {
     let (leases, leases_writer) = reflector::store::<Lease>();
-    let (pods, pods_writer) = reflector::store::<Pod>();
-    let bound = watcher::Config::default()
-        .fields("spec.nodeName!=")
-        .any_semantic();
-    let any = || watcher::Config::default().any_semantic();
     let mut controller = Lifecycle {
         client: client.clone(),
         grace,
@@ -72,14 +69,13 @@ async fn monitor(client: Client, grace: Duration) {
         tainted_since: HashMap::new(),
     };
     let period = (grace / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let any = watcher::Config::default().any_semantic();
     tokio::join!(
-        fill(nodes_writer, Api::all(client.clone()), any()),
         fill(
             leases_writer,
             Api::namespaced(client.clone(), LEASE_NAMESPACE),
-            any()
+            any
         ),
-        fill(pods_writer, Api::all(client.clone()), bound),
         async {
             if nodes.wait_until_ready().await.is_err()
                 || leases.wait_until_ready().await.is_err()

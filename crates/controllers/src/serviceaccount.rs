@@ -13,18 +13,24 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
+use crate::informers::Subscription;
 use crate::{describe, status_code, Error};
 
 /// The accounts every namespace gets.
 pub const ACCOUNTS: &[&str] = &["default"];
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
+/// Runs the controller until `shutdown` completes, from the shared
+/// Namespaces.
+pub async fn run(
+    client: Client,
+    namespaces: Subscription<Namespace>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let cache = namespaces.store();
     let accounts: Api<ServiceAccount> = Api::all(client.clone());
     // Only the accounts we keep: a deleted one brings its namespace back.
     let ours = watcher::Config::default().fields("metadata.name=default");
-    Controller::new(namespaces, watcher::Config::default())
+    Controller::for_shared_stream(namespaces.applied(), cache)
         .watches(accounts, ours, |account| {
             account
                 .namespace()

@@ -2,21 +2,24 @@
 //! object it replaced, for controllers that map a change to the objects it
 //! concerns: a pod that left a Service's selector still concerns that
 //! Service. It is kube's `watcher` feeding kube's reflector `Store`, with
-//! managedFields dropped to save memory, so one watch of a kind can both
-//! fill the cache a controller reads and trigger its reconciles (through
-//! `kube::runtime::applier`).
+//! managedFields and the last-applied annotation dropped to save memory,
+//! so one watch of a kind can both fill the cache a controller reads and
+//! trigger its reconciles (through `kube::runtime::applier`). Kinds that
+//! several controllers read are watched once for all of them, through
+//! [`crate::informers`].
 
 use std::future::ready;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::serde::de::DeserializeOwned;
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Resource};
 
-/// One change seen in a watched cache.
-#[derive(Debug)]
+/// One change seen in a watched cache. Clones share the objects.
+#[derive(Clone, Debug)]
 pub enum Change<K> {
     /// An object appeared or was modified; `old` is what the cache held
     /// before, if anything.
@@ -49,27 +52,7 @@ where
         + Sync
         + 'static,
 {
-    watch_trimmed(api, config, |_: &mut K| {})
-}
-
-/// Like [`watch`], with `trim` applied to every object before it is
-/// cached: to drop what the controller never reads, so that large caches
-/// (pods) stay small.
-pub fn watch_trimmed<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    trim: impl FnMut(&mut K) + Send + 'static,
-) -> (Store<K>, impl Stream<Item = Change<K>> + Send + 'static)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    cache(watcher(api, config).modify(trim))
+    cache(watcher(api, config))
 }
 
 /// A cache filled from a stream of watch events.
@@ -79,9 +62,22 @@ pub fn cache<K>(
 where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
 {
-    let (reader, mut writer) = reflector::store::<K>();
-    let cache = reader.clone();
-    let changes = events
+    let (reader, writer) = reflector::store::<K>();
+    (reader, changes(events, writer))
+}
+
+/// The changes `events` make to the cache behind `writer`, which takes
+/// each event before its change is yielded. Changes share their objects
+/// with the cache where it already holds them, rather than copying them.
+pub(crate) fn changes<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    mut writer: Writer<K>,
+) -> impl Stream<Item = Change<K>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    let cache = writer.as_reader();
+    events
         .default_backoff()
         .modify(|object: &mut K| {
             let meta = object.meta_mut();
@@ -96,31 +92,42 @@ where
                     tracing::debug!(kind = %K::kind(&()), %error, "watch failed; retrying");
                     None
                 }
-                Ok(event) => {
-                    let change = match &event {
-                        // During a re-list the cache still holds what it had
-                        // before the watch broke, so `old` is right for both.
-                        watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
-                            Some(Change::Applied {
-                                old: cache.get(&ObjectRef::from_obj(object)),
-                                new: Arc::new(object.clone()),
-                            })
-                        }
-                        watcher::Event::Delete(object) => Some(Change::Deleted(
-                            cache
-                                .get(&ObjectRef::from_obj(object))
-                                .unwrap_or_else(|| Arc::new(object.clone())),
-                        )),
-                        watcher::Event::InitDone => Some(Change::Relisted),
-                        watcher::Event::Init => None,
-                    };
-                    writer.apply_watcher_event(&event);
-                    change
-                }
+                Ok(event) => apply(&mut writer, &cache, event),
             };
             ready(change)
-        });
-    (reader, changes)
+        })
+}
+
+/// Applies one event to the cache, and says what it changed.
+fn apply<K>(writer: &mut Writer<K>, cache: &Store<K>, event: watcher::Event<K>) -> Option<Change<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+{
+    // During a re-list the cache still holds what it had before the watch
+    // broke, so `old` is right for both kinds of apply.
+    let old = match &event {
+        watcher::Event::Apply(object)
+        | watcher::Event::InitApply(object)
+        | watcher::Event::Delete(object) => cache.get(&ObjectRef::from_obj(object)),
+        watcher::Event::Init | watcher::Event::InitDone => None,
+    };
+    writer.apply_watcher_event(&event);
+    Some(match event {
+        watcher::Event::Apply(object) => Change::Applied {
+            new: cache
+                .get(&ObjectRef::from_obj(&object))
+                .unwrap_or_else(|| Arc::new(object)),
+            old,
+        },
+        // A re-listed object is not in the cache before the list is whole.
+        watcher::Event::InitApply(object) => Change::Applied {
+            old,
+            new: Arc::new(object),
+        },
+        watcher::Event::Delete(object) => Change::Deleted(old.unwrap_or_else(|| Arc::new(object))),
+        watcher::Event::InitDone => Change::Relisted,
+        watcher::Event::Init => return None,
+    })
 }
 
 impl<K> Change<K> {

@@ -18,10 +18,11 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
+use crate::informers::Subscription;
 use crate::Error;
 
 /// The name upstream's CronJob controller reports events under.
@@ -34,18 +35,12 @@ pub struct Context {
     pub recorder: Recorder,
 }
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (jobs, writer) = reflector::store::<Job>();
-    let job_stream = watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(|job| {
-            // Only metadata and status are read; the pod template is not.
-            job.managed_fields_mut().clear();
-            job.spec = None;
-        })
-        .reflect(writer)
-        .applied_objects();
+/// Runs the controller until `shutdown` completes, from the shared Jobs.
+pub async fn run(
+    client: Client,
+    jobs: Subscription<Job>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let context = Arc::new(Context {
         recorder: Recorder::new(
             client.clone(),
@@ -55,10 +50,10 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
             },
         ),
         client: client.clone(),
-        jobs,
+        jobs: jobs.store(),
     });
     Controller::new(Api::<CronJob>::all(client), watcher::Config::default())
-        .owns_stream(job_stream)
+        .owns_shared_stream(jobs.applied())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {

@@ -24,6 +24,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
 use crate::history::selector_matches;
+use crate::informers::Subscription;
 use crate::pods::controller_of;
 use crate::watch_util::{self, Change};
 use crate::Error;
@@ -65,15 +66,16 @@ impl Context {
     }
 }
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Runs the controller until `shutdown` completes, from the shared
+/// ReplicaSets.
+pub async fn run(
+    client: Client,
+    replica_sets: Subscription<ReplicaSet>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let shutdown = shutdown.shared();
     let (deployments, deployment_changes) = watch_util::watch(
         Api::<Deployment>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let (replica_sets, rs_changes) = watch_util::watch(
-        Api::<ReplicaSet>::all(client.clone()),
         watcher::Config::default(),
     );
     let reporter = Reporter {
@@ -84,7 +86,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         recorder: Recorder::new(client.clone(), reporter),
         client,
         deployments: deployments.clone(),
-        replica_sets,
+        replica_sets: replica_sets.store(),
     });
     let own = deployment_changes.filter_map(|change| {
         ready(match change {
@@ -93,7 +95,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         })
     });
     let routing = context.clone();
-    let from_sets = rs_changes.map(move |change| {
+    let from_sets = replica_sets.map(move |change| {
         let mut owners: Vec<ObjectRef<Deployment>> = change
             .versions()
             .flat_map(|rs| routing.owners_of(rs))

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{FutureExt, StreamExt};
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, PostParams};
 use kube::core::{Selector, SelectorExt};
@@ -26,6 +26,7 @@ use kube::{Client, Resource, ResourceExt};
 use tokio::sync::{mpsc, oneshot};
 
 use self::status::Counts;
+use crate::informers::Subscription;
 use crate::pods::{controller_of, is_ready};
 use crate::watch_util::{self, Change};
 use crate::{describe, status_code, Error};
@@ -40,13 +41,16 @@ struct Context {
     recorder: Recorder,
 }
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let all = watcher::Config::default();
-    let (budgets, budget_changes) =
-        watch_util::watch(Api::<PodDisruptionBudget>::all(client.clone()), all.clone());
-    let (pods, pod_changes) =
-        watch_util::watch_trimmed(Api::<Pod>::all(client.clone()), all, trim_pod);
+/// Runs the controller until `shutdown` completes, from the shared pods.
+pub async fn run(
+    client: Client,
+    pods: Subscription<Pod>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (budgets, budget_changes) = watch_util::watch(
+        Api::<PodDisruptionBudget>::all(client.clone()),
+        watcher::Config::default(),
+    );
     let reporter = Reporter {
         controller: "controllermanager".into(),
         instance: None,
@@ -55,13 +59,13 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         recorder: Recorder::new(client.clone(), reporter),
         client,
         budgets,
-        pods,
+        pods: pods.store(),
     });
     let (sender, receiver) = mpsc::unbounded_channel();
     let (stop_routing, routing_stopped) = oneshot::channel::<()>();
     let route = route(
         budget_changes.boxed(),
-        pod_changes.boxed(),
+        pods.boxed(),
         sender,
         context.clone(),
         routing_stopped,
@@ -150,22 +154,6 @@ async fn route(
         for budget in wanted {
             let _ = queue.send(budget);
         }
-    }
-}
-
-/// Drops from a cached pod all that budgets never read: its spec, and its
-/// status but for phase and readiness.
-fn trim_pod(pod: &mut Pod) {
-    pod.metadata.annotations = None;
-    pod.spec = None;
-    if let Some(status) = pod.status.take() {
-        pod.status = Some(PodStatus {
-            phase: status.phase,
-            conditions: status
-                .conditions
-                .map(|all| all.into_iter().filter(|c| c.type_ == "Ready").collect()),
-            ..PodStatus::default()
-        });
     }
 }
 

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{
-    Container, ObjectReference, Pod, PodSpec, PodStatus, Service, ServicePort,
-};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
@@ -180,50 +178,10 @@ pub fn endpoints_changed(old: &Pod, new: &Pod) -> bool {
         || phase(old) != phase(new)
 }
 
-/// Drops from a cached pod all that endpoints never read (most of its
-/// spec and status), to keep a cache of thousands of pods small.
-pub fn trim_pod(pod: &mut Pod) {
-    pod.metadata.annotations = None;
-    if let Some(spec) = pod.spec.take() {
-        let ports_only = |container: Container| Container {
-            name: container.name,
-            ports: container.ports,
-            restart_policy: container.restart_policy,
-            ..Container::default()
-        };
-        let sidecars: Vec<Container> = spec
-            .init_containers
-            .into_iter()
-            .flatten()
-            .filter(|c| c.restart_policy.as_deref() == Some("Always"))
-            .map(ports_only)
-            .collect();
-        pod.spec = Some(PodSpec {
-            containers: spec.containers.into_iter().map(ports_only).collect(),
-            init_containers: (!sidecars.is_empty()).then_some(sidecars),
-            hostname: spec.hostname,
-            subdomain: spec.subdomain,
-            node_name: spec.node_name,
-            ..PodSpec::default()
-        });
-    }
-    if let Some(status) = pod.status.take() {
-        pod.status = Some(PodStatus {
-            phase: status.phase,
-            pod_ip: status.pod_ip,
-            pod_ips: status.pod_ips,
-            conditions: status
-                .conditions
-                .map(|all| all.into_iter().filter(|c| c.type_ == "Ready").collect()),
-            ..PodStatus::default()
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::ContainerPort;
+    use k8s_openapi::api::core::v1::{Container, ContainerPort, PodSpec, PodStatus};
 
     fn pod_with_ports(ports: &[(&str, i32, &str)]) -> Pod {
         Pod {
@@ -322,50 +280,38 @@ mod tests {
     }
 
     #[test]
-    fn trimmed_pods_keep_what_endpoints_read() {
+    fn only_changes_to_what_endpoints_read_matter() {
         let mut pod = pod_with_ports(&[("http", 8080, "TCP")]);
         let spec = pod.spec.as_mut().unwrap();
         spec.hostname = Some("db-0".into());
         spec.node_name = Some("sim-1".into());
-        spec.containers[0].image = Some("registry.local/db:1".into());
         pod.status = Some(PodStatus {
             phase: Some("Running".into()),
             pod_ip: Some("10.42.1.7".into()),
-            host_ip: Some("192.0.2.1".into()),
-            conditions: Some(vec![
-                k8s_openapi::api::core::v1::PodCondition {
-                    type_: "Ready".into(),
-                    status: "True".into(),
-                    ..Default::default()
-                },
-                k8s_openapi::api::core::v1::PodCondition {
-                    type_: "PodScheduled".into(),
-                    status: "True".into(),
-                    ..Default::default()
-                },
-            ]),
+            conditions: Some(vec![k8s_openapi::api::core::v1::PodCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                ..Default::default()
+            }]),
             ..PodStatus::default()
         });
         let before = pod.clone();
-        trim_pod(&mut pod);
-        let http = service_port(Some(IntOrString::String("http".into())), Some("TCP"));
-        assert_eq!(find_port(&pod, &http), Some(8080));
-        assert!(is_ready(&pod) && should_be_in_endpoints(&pod, false));
+        pod.spec.as_mut().unwrap().containers[0].image = Some("registry.local/db:2".into());
+        let status = pod.status.as_mut().unwrap();
+        status.host_ip = Some("192.0.2.1".into());
+        status
+            .conditions
+            .as_mut()
+            .unwrap()
+            .push(k8s_openapi::api::core::v1::PodCondition {
+                type_: "PodScheduled".into(),
+                status: "True".into(),
+                ..Default::default()
+            });
         assert!(!endpoints_changed(&before, &pod));
-        let spec = pod.spec.as_ref().unwrap();
-        assert_eq!(spec.containers[0].image, None);
-        assert_eq!(spec.hostname.as_deref(), Some("db-0"));
-        assert_eq!(pod.status.as_ref().unwrap().host_ip, None);
-        assert_eq!(
-            pod.status
-                .as_ref()
-                .unwrap()
-                .conditions
-                .as_ref()
-                .unwrap()
-                .len(),
-            1
-        );
+        let conditions = pod.status.as_mut().unwrap().conditions.as_mut().unwrap();
+        conditions[0].status = "False".into();
+        assert!(endpoints_changed(&before, &pod));
     }
 
     #[test]

@@ -23,7 +23,6 @@ use std::time::Duration;
 use futures_util::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{applier, Action, Config};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -32,6 +31,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::mpsc;
 
 use self::trigger_time::TriggerTimes;
+use crate::informers::Subscription;
 use crate::watch_util;
 use crate::Error;
 
@@ -45,7 +45,9 @@ pub struct Context {
     client: Client,
     services: Store<Service>,
     pods: Store<Pod>,
-    nodes: Store<PartialObjectMeta<Node>>,
+    /// Only read, for zones: a pod left out for want of its node is
+    /// retried by its Service's sync.
+    nodes: Store<Node>,
     endpoints: Store<Endpoints>,
     slices: Store<EndpointSlice>,
     endpoints_recorder: Recorder,
@@ -84,21 +86,18 @@ impl Context {
     }
 }
 
-/// Runs the controllers until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Runs the controllers until `shutdown` completes, from the shared pods
+/// and the shared cache of nodes (only read, for zones).
+pub async fn run(
+    client: Client,
+    pods: Subscription<Pod>,
+    nodes: Store<Node>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let shutdown = shutdown.shared();
     let all = watcher::Config::default();
     let (services, service_changes) =
         watch_util::watch(Api::<Service>::all(client.clone()), all.clone());
-    let (pods, pod_changes) = watch_util::watch_trimmed(
-        Api::<Pod>::all(client.clone()),
-        all.clone(),
-        membership::trim_pod,
-    );
-    let (nodes, node_changes) = watch_util::watch(
-        Api::<PartialObjectMeta<Node>>::all(client.clone()),
-        all.clone(),
-    );
     let (endpoints, endpoints_changes) =
         watch_util::watch(Api::<Endpoints>::all(client.clone()), all.clone());
     let (slices, slice_changes) = watch_util::watch(Api::<EndpointSlice>::all(client.clone()), all);
@@ -111,7 +110,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
         slices_recorder: Recorder::new(client.clone(), reporter("endpoint-slice-controller")),
         client,
         services,
-        pods,
+        pods: pods.store(),
         nodes,
         endpoints,
         slices,
@@ -122,8 +121,7 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Syn
     let (queues, receivers) = routing::queues();
     let changes = routing::Changes {
         services: service_changes.boxed(),
-        pods: pod_changes.boxed(),
-        nodes: node_changes.boxed(),
+        pods: pods.boxed(),
         endpoints: endpoints_changes.boxed(),
         slices: slice_changes.boxed(),
     };

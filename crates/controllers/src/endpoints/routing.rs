@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 use tokio::sync::{mpsc, oneshot};
@@ -24,7 +23,6 @@ use crate::watch_util::Change;
 pub struct Changes {
     pub services: BoxStream<'static, Change<Service>>,
     pub pods: BoxStream<'static, Change<Pod>>,
-    pub nodes: BoxStream<'static, Change<PartialObjectMeta<Node>>>,
     pub endpoints: BoxStream<'static, Change<Endpoints>>,
     pub slices: BoxStream<'static, Change<EndpointSlice>>,
 }
@@ -69,7 +67,6 @@ pub fn queues() -> (Queues, Receivers) {
 enum Seen {
     Service(Change<Service>),
     Pod(Change<Pod>),
-    Node,
     Endpoints(Change<Endpoints>),
     Slice(Change<EndpointSlice>),
 }
@@ -84,7 +81,6 @@ pub async fn route(
     let mut all = stream::select_all([
         changes.services.map(Seen::Service).boxed(),
         changes.pods.map(Seen::Pod).boxed(),
-        changes.nodes.map(|_| Seen::Node).boxed(),
         changes.endpoints.map(Seen::Endpoints).boxed(),
         changes.slices.map(Seen::Slice).boxed(),
     ]);
@@ -124,9 +120,6 @@ impl Queues {
                 } if !endpoints_changed(old, new) => {}
                 _ => self.pod(&change, context),
             },
-            // Nodes are only read (for zones); a pod left out for want of
-            // its node is retried by its Service.
-            Seen::Node => {}
             Seen::Endpoints(change) => match &change {
                 Change::Relisted => self.everything(context),
                 _ => {

@@ -23,15 +23,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
+use crate::informers::Subscription;
 use crate::pods::{controller_of, is_controlled_by};
 use crate::{status_code, Error};
 use actions::Context;
@@ -40,40 +40,26 @@ use policy::{has_tracking_finalizer, is_finished};
 /// The name upstream's job controller reports events under.
 pub const REPORTER: &str = "job-controller";
 
-/// Runs the Job and TTL-after-finished controllers until `shutdown`
-/// completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
-    tokio::join!(
-        run_jobs(client.clone(), shutdown.clone()),
-        ttl::run(client, shutdown),
-    );
-}
-
-async fn run_jobs(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (jobs, job_writer) = reflector::store::<Job>();
-    let job_stream = watcher(Api::<Job>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(|job| job.managed_fields_mut().clear())
-        .reflect(job_writer)
-        .applied_objects();
-    let (pods, pod_writer) = reflector::store::<Pod>();
-    let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(slim_pod)
-        .reflect(pod_writer)
-        .applied_objects();
-
+/// Runs the Job controller until `shutdown` completes, from the shared
+/// Jobs and pods.
+pub async fn run(
+    client: Client,
+    jobs: Subscription<Job>,
+    pods: Subscription<Pod>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let job_cache = jobs.store();
+    let pod_cache = pods.store();
+    let known_jobs = job_cache.clone();
     let (orphans, orphan_queue) = mpsc::unbounded_channel();
-    let job_cache = jobs.clone();
-    let mapper = move |pod: Pod| {
+    let mapper = move |pod: Arc<Pod>| {
         let owner =
             controller_of(&pod.metadata).filter(|o| o.kind == "Job" && o.api_version == "batch/v1");
         let namespace = pod.namespace().unwrap_or_default();
         let job = owner.map(|o| ObjectRef::<Job>::new(&o.name).within(&namespace));
         let known = job
             .as_ref()
-            .and_then(|r| job_cache.get(r))
+            .and_then(|r| known_jobs.get(r))
             .is_some_and(|j| {
                 owner.is_some_and(|o| j.metadata.uid.as_deref() == Some(o.uid.as_str()))
             });
@@ -91,11 +77,11 @@ async fn run_jobs(client: Client, shutdown: impl Future<Output = ()> + Send + Sy
             },
         ),
         client: client.clone(),
-        pods: pods.clone(),
+        pods: pod_cache.clone(),
         memory: Default::default(),
     });
-    let controller = Controller::for_stream(job_stream, jobs)
-        .watches_stream(pod_stream, mapper)
+    let controller = Controller::for_shared_stream(jobs.applied(), job_cache)
+        .watches_shared_stream(pods.applied(), mapper)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -103,21 +89,9 @@ async fn run_jobs(client: Client, shutdown: impl Future<Output = ()> + Send + Sy
                 tracing::debug!(%error, "job controller");
             }
         });
-    let orphan_worker = release_orphans(client, pods, orphan_queue);
+    let orphan_worker = release_orphans(client, pod_cache, orphan_queue);
     // The worker ends when the controller, which holds the sender, ends.
     tokio::join!(controller, orphan_worker);
-}
-
-/// Only what the controller reads of a pod: metadata and status, and the
-/// node it runs on; the rest of the spec costs memory at scale.
-fn slim_pod(pod: &mut Pod) {
-    pod.managed_fields_mut().clear();
-    if let Some(spec) = pod.spec.as_mut() {
-        *spec = PodSpec {
-            node_name: spec.node_name.take(),
-            ..PodSpec::default()
-        };
-    }
 }
 
 async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {

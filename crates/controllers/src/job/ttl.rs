@@ -10,16 +10,20 @@ use futures_util::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, Preconditions};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
 use super::policy::condition;
+use crate::informers::Subscription;
 use crate::{status_code, Error};
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let jobs: Api<Job> = Api::all(client.clone());
-    Controller::new(jobs, watcher::Config::default())
+/// Runs the controller until `shutdown` completes, from the shared Jobs.
+pub async fn run(
+    client: Client,
+    jobs: Subscription<Job>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let cache = jobs.store();
+    Controller::for_shared_stream(jobs.applied(), cache)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, Arc::new(client))
         .for_each(|result| async move {

@@ -19,11 +19,11 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::discovery::{ApiCapabilities, ApiResource, Discovery};
 use kube::runtime::controller::{Action, Config, Controller};
-use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
 use self::conditions::{ConditionUpdater, Remaining};
 use self::plan::{PodGrace, Target, FINALIZER};
+use crate::informers::Subscription;
 use crate::{describe, status_code, Error};
 
 /// Namespaces deleted at once; upstream's default --concurrent-namespace-syncs.
@@ -35,11 +35,16 @@ const MAX_ERROR_WAIT: Duration = Duration::from_secs(30);
 /// Tries at an update that keeps meeting a conflict.
 const CONFLICT_RETRIES: usize = 5;
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
+/// Runs the controller until `shutdown` completes, from the shared
+/// Namespaces.
+pub async fn run(
+    client: Client,
+    namespaces: Subscription<Namespace>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let context = Arc::new(Deleter { client });
-    Controller::new(namespaces, watcher::Config::default())
+    let cache = namespaces.store();
+    Controller::for_shared_stream(namespaces.applied(), cache)
         .with_config(Config::default().concurrency(CONCURRENCY))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)

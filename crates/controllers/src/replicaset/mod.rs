@@ -3,6 +3,7 @@
 //! through one algorithm. One pod cache serves both.
 
 pub mod expectations;
+pub mod index;
 pub mod owner;
 pub mod ranking;
 pub mod sync;
@@ -24,8 +25,10 @@ use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
 use self::expectations::Expectations;
+use self::index::PodIndex;
 use self::owner::ReplicaOwner;
 use crate::history::selector_matches;
+use crate::informers::Subscription;
 use crate::pods::controller_of;
 use crate::watch_util::{self, Change};
 use crate::Error;
@@ -37,13 +40,15 @@ const CONCURRENCY: u16 = 5;
 pub struct Context<K: ReplicaOwner> {
     client: Client,
     pods: Store<Pod>,
+    /// The pods each owner may claim; shared by both kinds.
+    index: Arc<PodIndex>,
     owners: Store<K>,
     expectations: Expectations,
     recorder: Recorder,
 }
 
 impl<K: ReplicaOwner> Context<K> {
-    fn new(client: Client, pods: Store<Pod>, owners: Store<K>) -> Context<K> {
+    fn new(client: Client, pods: Store<Pod>, index: Arc<PodIndex>, owners: Store<K>) -> Context<K> {
         let reporter = Reporter {
             controller: K::REPORTER.into(),
             instance: None,
@@ -52,6 +57,7 @@ impl<K: ReplicaOwner> Context<K> {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             pods,
+            index,
             owners,
             expectations: Expectations::default(),
         }
@@ -121,41 +127,53 @@ impl<K: ReplicaOwner> Context<K> {
     }
 }
 
-/// Runs the controller for both kinds until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Runs the controller for both kinds until `shutdown` completes, from
+/// the shared pods and ReplicaSets.
+pub async fn run(
+    client: Client,
+    pods: Subscription<Pod>,
+    replica_sets: Subscription<ReplicaSet>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let shutdown = shutdown.shared();
-    let (pods, pod_changes) =
-        watch_util::watch(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let (sets, set_changes) = watch_util::watch(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    );
     let (controllers, controller_changes) = watch_util::watch(
         Api::<ReplicationController>::all(client.clone()),
         watcher::Config::default(),
     );
-    let set_context = Arc::new(Context::new(client.clone(), pods.clone(), sets));
-    let controller_context = Arc::new(Context::new(client, pods, controllers));
+    let index = Arc::new(PodIndex::default());
+    let set_context = Arc::new(Context::new(
+        client.clone(),
+        pods.store(),
+        index.clone(),
+        replica_sets.store(),
+    ));
+    let controller_context = Arc::new(Context::new(
+        client,
+        pods.store(),
+        index.clone(),
+        controllers,
+    ));
     let (to_sets, set_triggers) = mpsc::unbounded_channel();
     let (to_controllers, controller_triggers) = mpsc::unbounded_channel();
     let route = {
         let set_context = set_context.clone();
         let controller_context = controller_context.clone();
-        pod_changes
-            .take_until(shutdown.clone())
-            .for_each(move |change| {
-                for owner in set_context.pod_changed(&change) {
-                    let _ = to_sets.send(owner);
-                }
-                for owner in controller_context.pod_changed(&change) {
-                    let _ = to_controllers.send(owner);
-                }
-                ready(())
-            })
+        let cache = pods.store();
+        pods.take_until(shutdown.clone()).for_each(move |change| {
+            // Filed before any owner is woken, so its reconcile finds it.
+            index.apply(&change, &cache);
+            for owner in set_context.pod_changed(&change) {
+                let _ = to_sets.send(owner);
+            }
+            for owner in controller_context.pod_changed(&change) {
+                let _ = to_controllers.send(owner);
+            }
+            ready(())
+        })
     };
     tokio::join!(
         route,
-        run_kind(set_context, set_changes, set_triggers, shutdown.clone()),
+        run_kind(set_context, replica_sets, set_triggers, shutdown.clone()),
         run_kind(
             controller_context,
             controller_changes,

@@ -13,15 +13,16 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
-use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Client, Resource, ResourceExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
 
-use crate::history::{claim, controlling_owner, watch_revisions, Claim};
+use crate::history::{claim, controlling_owner, Claim};
+use crate::informers::Subscription;
 use crate::pods::controller_of;
 use crate::Error;
 
@@ -31,28 +32,26 @@ const REPORTER: &str = "statefulset-controller";
 /// StatefulSets synced at once; upstream's --concurrent-statefulset-syncs.
 const CONCURRENCY: u16 = 5;
 
-/// Runs the controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (pods, pod_writer) = reflector::store();
-    let pod_changes = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(trim_pod)
-        .reflect(pod_writer)
-        .touched_objects();
-    let (revisions, revision_changes) = watch_revisions(&client);
-
+/// Runs the controller until `shutdown` completes, from the shared pods
+/// and ControllerRevisions.
+pub async fn run(
+    client: Client,
+    pods: Subscription<Pod>,
+    revisions: Subscription<ControllerRevision>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let context = Arc::new(Context {
         recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
         client: client.clone(),
-        pods,
-        revisions,
+        pods: pods.store(),
+        revisions: revisions.store(),
     });
     let controller = Controller::new(Api::<StatefulSet>::all(client), watcher::Config::default());
     let sets = controller.store();
     controller
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
-        .watches_stream(pod_changes, move |pod| owners(&pod, &sets))
-        .watches_stream(revision_changes, |revision| {
+        .watches_shared_stream(pods.touched(), move |pod| owners(&pod, &sets))
+        .watches_shared_stream(revisions.touched(), |revision| {
             controlling_owner(&revision.metadata)
         })
         .graceful_shutdown_on(shutdown)
@@ -98,26 +97,4 @@ fn owners(pod: &Pod, sets: &Store<StatefulSet>) -> Vec<ObjectRef<StatefulSet>> {
         })
         .map(|set| ObjectRef::from_obj(&**set))
         .collect()
-}
-
-/// Keeps of a pod what this controller reads: identity, labels, owners,
-/// volumes, phase and conditions.
-fn trim_pod(pod: &mut Pod) {
-    let meta = pod.meta_mut();
-    meta.managed_fields = None;
-    meta.annotations = None;
-    if let Some(spec) = pod.spec.take() {
-        pod.spec = Some(PodSpec {
-            node_name: spec.node_name,
-            volumes: spec.volumes,
-            ..PodSpec::default()
-        });
-    }
-    if let Some(status) = pod.status.take() {
-        pod.status = Some(PodStatus {
-            phase: status.phase,
-            conditions: status.conditions,
-            ..PodStatus::default()
-        });
-    }
 }

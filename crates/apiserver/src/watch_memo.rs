@@ -1,0 +1,275 @@
+//! What one store event becomes for watchers, worked out once for all of
+//! them. A pod event reaches a dozen watches at the same moment (the
+//! scheduler, the node agent, every controller); without this each would
+//! decode the stored bytes and encode the same line again. Entries are kept
+//! for the last few hundred revisions only: the watchers of an event handle
+//! it within moments of each other, and one that lags simply does the work
+//! itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use capstan_api::Resource;
+use capstan_store::{KeyValue, Revision};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::registry;
+use crate::response::{self, Shape};
+
+/// Revisions remembered per generation; two generations are kept.
+const GENERATION: usize = 256;
+
+#[derive(Default)]
+pub struct EventMemo {
+    generations: Mutex<Generations>,
+}
+
+#[derive(Default)]
+struct Generations {
+    current: HashMap<Revision, Vec<Entry>>,
+    previous: HashMap<Revision, Vec<Entry>>,
+}
+
+struct Entry {
+    key: String,
+    what: What,
+    value: Memoized,
+}
+
+/// What an entry holds, besides the key and revision it is filed under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum What {
+    /// The stored value written at `source`, decoded as `group/version`
+    /// serves it.
+    Object {
+        source: Revision,
+        group: &'static str,
+        version: &'static str,
+    },
+    /// A whole watch line: `{"type": kind, "object": ...}` and a newline.
+    Line {
+        kind: &'static str,
+        shape: ShapeKey,
+        group: &'static str,
+        version: &'static str,
+    },
+}
+
+/// The shapes whose lines are the same for every watcher (tables are not:
+/// only a watch's first one carries the column definitions).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ShapeKey {
+    Object,
+    PartialMetadata { v1: bool },
+}
+
+#[derive(Clone)]
+enum Memoized {
+    Object(Arc<Value>),
+    Line(Bytes),
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a Value,
+}
+
+impl EventMemo {
+    /// `stored` (written at its mod_revision) as `resource` serves it, with
+    /// `metadata.resourceVersion` set to `revision`; `None` if the stored
+    /// bytes are not an object.
+    pub fn object(
+        &self,
+        resource: &'static Resource,
+        stored: &KeyValue,
+        revision: Revision,
+    ) -> Option<Arc<Value>> {
+        let what = What::Object {
+            source: stored.mod_revision,
+            group: resource.group,
+            version: resource.version,
+        };
+        if let Some(Memoized::Object(object)) = self.find(&stored.key, revision, what) {
+            return Some(object);
+        }
+        let mut decoded = registry::decode(resource, &stored.value, stored.mod_revision)
+            .ok()?
+            .object;
+        if revision != stored.mod_revision {
+            decoded = registry::with_revision(decoded, revision).object;
+        }
+        let object = Arc::new(decoded);
+        self.remember(
+            &stored.key,
+            revision,
+            what,
+            Memoized::Object(object.clone()),
+        );
+        Some(object)
+    }
+
+    /// The watch line for `kind` of the object under `key` at `revision`,
+    /// in `shape`; `object` is asked for only if no watcher has built the
+    /// line yet. `None` for tables, which each watch builds itself.
+    pub fn line(
+        &self,
+        resource: &'static Resource,
+        key: &str,
+        revision: Revision,
+        kind: &'static str,
+        shape: Shape,
+        object: impl FnOnce() -> Option<Arc<Value>>,
+    ) -> Option<Bytes> {
+        let shape_key = match shape {
+            Shape::Object => ShapeKey::Object,
+            Shape::PartialMetadata { v1 } => ShapeKey::PartialMetadata { v1 },
+            Shape::Table { .. } => return None,
+        };
+        let what = What::Line {
+            kind,
+            shape: shape_key,
+            group: resource.group,
+            version: resource.version,
+        };
+        if let Some(Memoized::Line(line)) = self.find(key, revision, what) {
+            return Some(line);
+        }
+        let object = object()?;
+        let line = match shape_key {
+            ShapeKey::Object => encode_line(kind, &object),
+            ShapeKey::PartialMetadata { .. } => {
+                encode_line(kind, &response::shaped_object(resource, &object, shape))
+            }
+        };
+        self.remember(key, revision, what, Memoized::Line(line.clone()));
+        Some(line)
+    }
+
+    fn find(&self, key: &str, revision: Revision, what: What) -> Option<Memoized> {
+        let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let found = [&generations.current, &generations.previous]
+            .into_iter()
+            .filter_map(|generation| generation.get(&revision))
+            .flatten()
+            .find(|entry| entry.what == what && entry.key == key)
+            .map(|entry| entry.value.clone());
+        found
+    }
+
+    fn remember(&self, key: &str, revision: Revision, what: What, value: Memoized) {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        if generations.current.len() >= GENERATION && !generations.current.contains_key(&revision) {
+            generations.previous = std::mem::take(&mut generations.current);
+        }
+        generations
+            .current
+            .entry(revision)
+            .or_default()
+            .push(Entry {
+                key: key.to_string(),
+                what,
+                value,
+            });
+    }
+}
+
+/// One line of a watch response.
+pub fn encode_line(kind: &str, object: &Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(&Line { kind, object }).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pods() -> &'static Resource {
+        capstan_api::resource::find("", "v1", "pods").expect("pods are served")
+    }
+
+    fn stored(key: &str, revision: Revision, name: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Bytes::from(
+                serde_json::to_vec(&serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}
+                }))
+                .unwrap(),
+            ),
+            create_revision: revision,
+            mod_revision: revision,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn decodes_once_and_shares_the_object() {
+        let memo = EventMemo::default();
+        let kv = stored("/registry/pods/a/web", 7, "web");
+        let first = memo.object(pods(), &kv, 7).unwrap();
+        let second = memo.object(pods(), &kv, 7).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first["metadata"]["resourceVersion"], "7");
+        // The same value served at a later revision (a delete) is its own entry.
+        let gone = memo.object(pods(), &kv, 9).unwrap();
+        assert_eq!(gone["metadata"]["resourceVersion"], "9");
+    }
+
+    #[test]
+    fn builds_each_line_once() {
+        let memo = EventMemo::default();
+        let kv = stored("/registry/pods/a/web", 7, "web");
+        let line = memo
+            .line(pods(), &kv.key, 7, "ADDED", Shape::Object, || {
+                memo.object(pods(), &kv, 7)
+            })
+            .unwrap();
+        let again = memo
+            .line(pods(), &kv.key, 7, "ADDED", Shape::Object, || {
+                panic!("the line is remembered")
+            })
+            .unwrap();
+        assert_eq!(line, again);
+        let parsed: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed["type"], "ADDED");
+        assert_eq!(parsed["object"]["metadata"]["name"], "web");
+        // Another kind of event for the same revision is a different line.
+        let modified = memo
+            .line(pods(), &kv.key, 7, "MODIFIED", Shape::Object, || {
+                memo.object(pods(), &kv, 7)
+            })
+            .unwrap();
+        assert_ne!(line, modified);
+    }
+
+    #[test]
+    fn forgets_old_revisions() {
+        let memo = EventMemo::default();
+        let first = stored("/registry/pods/a/first", 1, "first");
+        let object = memo.object(pods(), &first, 1).unwrap();
+        for revision in 2..(2 * GENERATION as Revision + 2) {
+            let kv = stored("/registry/pods/a/other", revision, "other");
+            memo.object(pods(), &kv, revision);
+        }
+        let again = memo.object(pods(), &first, 1).unwrap();
+        assert!(!Arc::ptr_eq(&object, &again));
+        assert_eq!(object, again);
+    }
+
+    #[test]
+    fn tables_are_left_to_each_watch() {
+        let memo = EventMemo::default();
+        let shape = Shape::Table {
+            v1: true,
+            include: response::Include::Metadata,
+        };
+        assert!(memo
+            .line(pods(), "/registry/pods/a/web", 7, "ADDED", shape, || None)
+            .is_none());
+    }
+}
