@@ -24,6 +24,10 @@ pub struct Registry {
 pub struct Stored {
     pub object: Value,
     pub revision: Revision,
+    /// Read from the watch cache, which may lag the store: a write based
+    /// on it is checked against the store's revision, and anything that
+    /// goes wrong with it is retried from a fresh read.
+    pub from_cache: bool,
 }
 
 /// Which revision a list reads, from `resourceVersion` and
@@ -92,6 +96,26 @@ impl Registry {
         }
     }
 
+    /// The object as the watch cache has it when it has it, else as the
+    /// store has it: a starting point for a read-modify-write (upstream's
+    /// cached existing object), never an answer to a read.
+    pub async fn get_for_update(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Stored, ApiError> {
+        let key = resource.key(namespace, name);
+        match self.cache.as_ref().and_then(|cache| cache.get(&key)) {
+            Some(kv) => {
+                let mut stored = decode(resource, &kv.value, kv.mod_revision)?;
+                stored.from_cache = true;
+                Ok(stored)
+            }
+            None => self.get(resource, namespace, name).await,
+        }
+    }
+
     pub async fn create(&self, resource: &Resource, object: &Value) -> Result<Stored, ApiError> {
         let name = object::name(object).unwrap_or_default().to_string();
         let key = resource.key(object::namespace(object), &name);
@@ -113,10 +137,15 @@ impl Registry {
     ) -> Result<Stored, ApiError> {
         let name = object::name(object).unwrap_or_default().to_string();
         let key = resource.key(object::namespace(object), &name);
-        let value = encode(resource, object)?;
-        if value == encode(resource, &current.object)? {
+        if same_apart_from_revision(object, &current.object) {
+            if current.from_cache {
+                // Unchanged against what may be an old copy: the caller
+                // reads afresh and tries again.
+                return Err(ApiError::stale(resource.group, resource.plural, &name));
+            }
             return Ok(current.clone());
         }
+        let value = encode(resource, object)?;
         let kv = self
             .store
             .update(&key, value, current.revision)
@@ -300,14 +329,80 @@ pub fn too_large_resource_version(wanted: Revision, current: Revision) -> ApiErr
 /// without its revision.
 fn encode(resource: &Resource, object: &Value) -> Result<Bytes, ApiError> {
     let (group, version) = capstan_api::convert::storage_version(resource);
-    let mut object = capstan_api::convert::convert(object.clone(), group, version);
-    // The revision is the store's; it is not kept inside the value.
-    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-    }
-    serde_json::to_vec(&object)
+    let bytes = if (group, version) == (resource.group, resource.version) {
+        serde_json::to_vec(&WithoutRevision(object))
+    } else {
+        let converted = capstan_api::convert::convert(object.clone(), group, version);
+        serde_json::to_vec(&WithoutRevision(&converted))
+    };
+    bytes
         .map(Bytes::from)
         .map_err(|error| ApiError::internal(error.to_string()))
+}
+
+/// An object as stored: `metadata.resourceVersion` is the store's
+/// revision, not part of the value.
+struct WithoutRevision<'a>(&'a Value);
+
+impl serde::Serialize for WithoutRevision<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(fields) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (key, value) in fields {
+            match (key.as_str(), value) {
+                ("metadata", Value::Object(meta)) => {
+                    map.serialize_entry(key, &WithoutKey(meta, "resourceVersion"))?
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// A map with one key left out.
+struct WithoutKey<'a>(&'a serde_json::Map<String, Value>, &'static str);
+
+impl serde::Serialize for WithoutKey<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let kept = self.0.iter().filter(|(key, _)| key.as_str() != self.1);
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in kept {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Whether two objects would be stored as the same bytes.
+fn same_apart_from_revision(a: &Value, b: &Value) -> bool {
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        return a == b;
+    };
+    a.len() == b.len()
+        && a.iter()
+            .all(|(key, value)| match (key.as_str(), value, b.get(key)) {
+                ("metadata", Value::Object(x), Some(Value::Object(y))) => {
+                    same_apart_from(x, y, "resourceVersion")
+                }
+                (_, value, other) => other == Some(value),
+            })
+}
+
+fn same_apart_from(
+    a: &serde_json::Map<String, Value>,
+    b: &serde_json::Map<String, Value>,
+    skipped: &str,
+) -> bool {
+    let kept = |map: &serde_json::Map<String, Value>| map.keys().filter(|k| *k != skipped).count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(key, _)| *key != skipped)
+            .all(|(key, value)| b.get(key) == Some(value))
 }
 
 /// A stored object as `resource`'s version serves it.
@@ -320,7 +415,11 @@ pub fn decode(resource: &Resource, value: &[u8], revision: Revision) -> Result<S
 
 pub fn with_revision(mut object: Value, revision: Revision) -> Stored {
     object::set_meta(&mut object, "resourceVersion", revision.to_string());
-    Stored { object, revision }
+    Stored {
+        object,
+        revision,
+        from_cache: false,
+    }
 }
 
 /// Upstream's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":KEY}`
@@ -403,5 +502,77 @@ mod tests {
         let foreign =
             base64::engine::general_purpose::URL_SAFE.encode(r#"{"v":"x","rv":1,"start":"a"}"#);
         assert!(decode_continue(&foreign).is_err());
+    }
+
+    fn config_maps() -> &'static Resource {
+        capstan_api::resource::find("", "v1", "configmaps").expect("configmaps are served")
+    }
+
+    #[tokio::test]
+    async fn writes_from_a_cached_copy_are_checked_against_the_store() {
+        let store: Arc<dyn Store> = Arc::new(capstan_store::memory::MemoryStore::new());
+        let (cache, _task) = WatchCache::start(store.clone());
+        let registry = Registry::new(store.clone(), Some(cache));
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "a"}, "data": {"k": "1"}});
+        registry.create(config_maps(), &object).await.unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let cached = loop {
+            let read = registry
+                .get_for_update(config_maps(), Some("a"), "c")
+                .await
+                .unwrap();
+            if read.from_cache || tokio::time::Instant::now() > deadline {
+                break read;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert!(cached.from_cache, "the watch cache serves the read");
+
+        // Someone else writes meanwhile: the cached copy is old now.
+        let mut newer = object.clone();
+        newer["data"]["k"] = json!("2");
+        let fresh = registry.get(config_maps(), Some("a"), "c").await.unwrap();
+        registry
+            .update(config_maps(), &fresh, &newer)
+            .await
+            .unwrap();
+
+        let mut mine = object.clone();
+        mine["data"]["k"] = json!("3");
+        let error = registry
+            .update(config_maps(), &cached, &mine)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, 409);
+        // Unchanged against the cached copy proves nothing either.
+        let error = registry
+            .update(config_maps(), &cached, &cached.object)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, 409);
+        let now = registry.get(config_maps(), Some("a"), "c").await.unwrap();
+        assert_eq!(now.object["data"]["k"], "2");
+    }
+
+    #[test]
+    fn stored_bytes_leave_out_the_revision_only() {
+        let object = json!({"kind": "ConfigMap", "metadata": {"name": "c", "resourceVersion": "7"}, "data": {"k": "v"}});
+        let bytes = encode(config_maps(), &object).unwrap();
+        let stored: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            stored,
+            json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}})
+        );
+
+        let mut other = object.clone();
+        other["metadata"]["resourceVersion"] = json!("9");
+        assert!(same_apart_from_revision(&object, &other));
+        other["data"]["k"] = json!("w");
+        assert!(!same_apart_from_revision(&object, &other));
+        let mut labelled = object.clone();
+        labelled["metadata"]["labels"] = json!({"a": "b"});
+        assert!(!same_apart_from_revision(&object, &labelled));
+        assert!(!same_apart_from_revision(&labelled, &object));
     }
 }

@@ -223,38 +223,74 @@ impl Rest {
         change: impl Fn(&Value) -> Result<Value, ApiError>,
     ) -> Result<Value, ApiError> {
         let mut attempt = 0;
+        let mut fresh = false;
         loop {
             attempt += 1;
-            let current = self.registry.get(resource, namespace, name).await?;
-            let mut patched = change(&current.object)?;
-            check_type(resource, &mut patched)?;
-            if object::name(&patched) != Some(name)
-                || object::namespace(&patched) != namespace.filter(|_| resource.namespaced)
-            {
-                return Err(ApiError::bad_request(
-                    "metadata.name and metadata.namespace may not be changed by a patch",
-                ));
-            }
-            // A patch that names a resourceVersion is a precondition.
-            if let Some(wanted) = object::resource_version(&patched) {
-                if wanted != current.revision.to_string() {
-                    return Err(ApiError::stale(resource.group, resource.plural, name));
+            // The first try starts from the watch cache; a try that fails
+            // on a cached copy is made again from the store, as upstream's
+            // GuaranteedUpdate.
+            let current = match fresh {
+                false => {
+                    self.registry
+                        .get_for_update(resource, namespace, name)
+                        .await?
                 }
-            }
-            match self
-                .write_update(resource, &current, patched, subresource, options)
-                .await
-            {
+                true => self.registry.get(resource, namespace, name).await?,
+            };
+            let result = self
+                .patch_once(
+                    resource,
+                    name,
+                    namespace,
+                    subresource,
+                    options,
+                    &change,
+                    &current,
+                )
+                .await;
+            match result {
+                Err(_) if current.from_cache => fresh = true,
                 Err(error)
                     if error.code == 409
                         && error.reason == "Conflict"
                         && attempt < PATCH_ATTEMPTS =>
                 {
-                    continue
+                    fresh = true
                 }
                 result => return result,
             }
         }
+    }
+
+    /// One read-modify-write of a patch against `current`.
+    #[allow(clippy::too_many_arguments)]
+    async fn patch_once(
+        &self,
+        resource: &Resource,
+        name: &str,
+        namespace: Option<&str>,
+        subresource: Option<&str>,
+        options: &WriteOptions,
+        change: &impl Fn(&Value) -> Result<Value, ApiError>,
+        current: &Stored,
+    ) -> Result<Value, ApiError> {
+        let mut patched = change(&current.object)?;
+        check_type(resource, &mut patched)?;
+        if object::name(&patched) != Some(name)
+            || object::namespace(&patched) != namespace.filter(|_| resource.namespaced)
+        {
+            return Err(ApiError::bad_request(
+                "metadata.name and metadata.namespace may not be changed by a patch",
+            ));
+        }
+        // A patch that names a resourceVersion is a precondition.
+        if let Some(wanted) = object::resource_version(&patched) {
+            if wanted != current.revision.to_string() {
+                return Err(ApiError::stale(resource.group, resource.plural, name));
+            }
+        }
+        self.write_update(resource, current, patched, subresource, options)
+            .await
     }
 
     /// The common tail of update and patch: keep what the client may not
@@ -362,6 +398,7 @@ impl Rest {
             let pending = Stored {
                 object,
                 revision: current.revision,
+                from_cache: current.from_cache,
             };
             return Ok(self.registry.delete(resource, &pending).await?.object);
         }

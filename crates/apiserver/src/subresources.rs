@@ -396,9 +396,19 @@ pub async fn bind(
     // As upstream, the binding is written straight to storage: the pod
     // update rules (which keep `spec.nodeName` as it is) do not apply.
     let mut attempt = 0;
+    let mut fresh = false;
     loop {
         attempt += 1;
-        let current = rest.registry.get(pods, namespace, name).await?;
+        // From the watch cache first; a conflict there is checked again
+        // against the store.
+        let current = match fresh {
+            false => rest.registry.get_for_update(pods, namespace, name).await?,
+            true => rest.registry.get(pods, namespace, name).await?,
+        };
+        if current.from_cache && current_is_taken(&current.object) {
+            fresh = true;
+            continue;
+        }
         let pod = &current.object;
         if object::is_deleting(pod) {
             return Err(ApiError::conflict(
@@ -445,11 +455,22 @@ pub async fn bind(
             return Ok(success(201));
         }
         match rest.registry.update(pods, &current, &pod).await {
-            Err(error) if error.code == 409 && attempt < 5 => continue,
+            Err(_) if current.from_cache => fresh = true,
+            Err(error) if error.code == 409 && attempt < 5 => fresh = true,
             Err(error) => return Err(error),
             Ok(_) => return Ok(success(201)),
         }
     }
+}
+
+/// Whether a pod can no longer be bound: a cached copy saying so is
+/// checked against the store before the binding is refused.
+fn current_is_taken(pod: &Value) -> bool {
+    object::is_deleting(pod)
+        || pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty())
 }
 
 /// `namespaces/finalize`: only `spec.finalizers` changes; a terminating

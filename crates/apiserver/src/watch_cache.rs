@@ -190,6 +190,16 @@ impl WatchCache {
         reached
     }
 
+    /// The latest value of `key` the cache has applied, if it is filled
+    /// and has the key; it may lag the store.
+    pub fn get(&self, key: &str) -> Option<KeyValue> {
+        let state = self.state.read().expect("watch cache lock");
+        if !state.filled {
+            return None;
+        }
+        state.objects.get(key).cloned()
+    }
+
     /// The keys under `prefix` at a revision not older than `revision`
     /// (`None`: the latest the store has), in key order, with the revision
     /// they were read at; `None` if the cache cannot serve this read.
