@@ -26,6 +26,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
+pub mod events;
 pub mod garbagecollector;
 pub mod history;
 pub mod informers;

@@ -17,11 +17,12 @@ use futures_util::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
+use crate::events::EventRecorder;
 use crate::informers::Subscription;
 use crate::Error;
 
@@ -32,7 +33,7 @@ pub const REPORTER: &str = "cronjob-controller";
 pub struct Context {
     pub client: Client,
     pub jobs: Store<Job>,
-    pub recorder: Recorder,
+    pub recorder: EventRecorder,
 }
 
 /// Runs the controller until `shutdown` completes, from the shared Jobs.
@@ -42,7 +43,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let context = Arc::new(Context {
-        recorder: Recorder::new(
+        recorder: EventRecorder::new(
             client.clone(),
             Reporter {
                 controller: REPORTER.into(),

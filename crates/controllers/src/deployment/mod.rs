@@ -18,11 +18,12 @@ use futures_util::{stream, FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::Api;
 use kube::runtime::controller::{applier, Action, Config};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
+use crate::events::EventRecorder;
 use crate::history::selector_matches;
 use crate::informers::Subscription;
 use crate::pods::controller_of;
@@ -37,7 +38,7 @@ pub struct Context {
     client: Client,
     deployments: Store<Deployment>,
     replica_sets: Store<ReplicaSet>,
-    recorder: Recorder,
+    recorder: EventRecorder,
 }
 
 impl Context {
@@ -83,7 +84,7 @@ pub async fn run(
         instance: None,
     };
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: EventRecorder::new(client.clone(), reporter),
         client,
         deployments: deployments.clone(),
         replica_sets: replica_sets.store(),

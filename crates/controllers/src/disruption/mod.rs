@@ -19,13 +19,14 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{applier, Action, Config};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::{mpsc, oneshot};
 
 use self::status::Counts;
+use crate::events::EventRecorder;
 use crate::informers::Subscription;
 use crate::pods::{controller_of, is_ready};
 use crate::watch_util::{self, Change};
@@ -38,7 +39,7 @@ struct Context {
     client: Client,
     budgets: Store<PodDisruptionBudget>,
     pods: Store<Pod>,
-    recorder: Recorder,
+    recorder: EventRecorder,
 }
 
 /// Runs the controller until `shutdown` completes, from the shared pods.
@@ -56,7 +57,7 @@ pub async fn run(
         instance: None,
     };
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
+        recorder: EventRecorder::new(client.clone(), reporter),
         client,
         budgets,
         pods: pods.store(),

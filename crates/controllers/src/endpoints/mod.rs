@@ -24,13 +24,14 @@ use futures_util::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::controller::{applier, Action, Config};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::mpsc;
 
 use self::trigger_time::TriggerTimes;
+use crate::events::EventRecorder;
 use crate::informers::Subscription;
 use crate::watch_util;
 use crate::Error;
@@ -50,8 +51,8 @@ pub struct Context {
     nodes: Store<Node>,
     endpoints: Store<Endpoints>,
     slices: Store<EndpointSlice>,
-    endpoints_recorder: Recorder,
-    slices_recorder: Recorder,
+    endpoints_recorder: EventRecorder,
+    slices_recorder: EventRecorder,
     endpoints_times: TriggerTimes,
     slices_times: TriggerTimes,
 }
@@ -106,8 +107,8 @@ pub async fn run(
         instance: None,
     };
     let context = Arc::new(Context {
-        endpoints_recorder: Recorder::new(client.clone(), reporter("endpoint-controller")),
-        slices_recorder: Recorder::new(client.clone(), reporter("endpoint-slice-controller")),
+        endpoints_recorder: EventRecorder::new(client.clone(), reporter("endpoint-controller")),
+        slices_recorder: EventRecorder::new(client.clone(), reporter("endpoint-slice-controller")),
         client,
         services,
         pods: pods.store(),

@@ -4,12 +4,13 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
 use super::memory::Memory;
 use super::policy::{has_tracking_finalizer, COMPLETION_INDEX, TRACKING_FINALIZER};
+use crate::events::EventRecorder;
 use crate::pods::{controller_ref, from_template};
 use crate::{describe, status_code, Error};
 
@@ -18,7 +19,7 @@ pub struct Context {
     pub client: Client,
     pub pods: Store<Pod>,
     pub memory: Memory,
-    pub recorder: Recorder,
+    pub recorder: EventRecorder,
 }
 
 impl Context {

@@ -26,11 +26,12 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
+use crate::events::EventRecorder;
 use crate::informers::Subscription;
 use crate::pods::{controller_of, is_controlled_by};
 use crate::{status_code, Error};
@@ -69,7 +70,7 @@ pub async fn run(
         job
     };
     let context = Arc::new(Context {
-        recorder: Recorder::new(
+        recorder: EventRecorder::new(
             client.clone(),
             Reporter {
                 controller: REPORTER.into(),

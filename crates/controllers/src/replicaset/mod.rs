@@ -18,7 +18,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use kube::api::Api;
 use kube::runtime::controller::{applier, Action, Config};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use self::expectations::Expectations;
 use self::index::PodIndex;
 use self::owner::ReplicaOwner;
+use crate::events::EventRecorder;
 use crate::history::selector_matches;
 use crate::informers::Subscription;
 use crate::pods::controller_of;
@@ -44,7 +45,7 @@ pub struct Context<K: ReplicaOwner> {
     index: Arc<PodIndex>,
     owners: Store<K>,
     expectations: Expectations,
-    recorder: Recorder,
+    recorder: EventRecorder,
 }
 
 impl<K: ReplicaOwner> Context<K> {
@@ -54,7 +55,7 @@ impl<K: ReplicaOwner> Context<K> {
             instance: None,
         };
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: EventRecorder::new(client.clone(), reporter),
             client,
             pods,
             index,

@@ -16,11 +16,12 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 
+use crate::events::EventRecorder;
 use crate::history::{claim, controlling_owner, Claim};
 use crate::informers::Subscription;
 use crate::pods::controller_of;
@@ -41,7 +42,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
+        recorder: EventRecorder::new(client.clone(), Reporter::from(REPORTER)),
         client: client.clone(),
         pods: pods.store(),
         revisions: revisions.store(),
@@ -67,7 +68,7 @@ pub async fn run(
 /// What a reconcile reads.
 pub(crate) struct Context {
     client: Client,
-    recorder: Recorder,
+    recorder: EventRecorder,
     pods: Store<Pod>,
     revisions: Store<ControllerRevision>,
 }
