@@ -335,8 +335,10 @@ fn encode(resource: &Resource, object: &Value) -> Result<Bytes, ApiError> {
         let converted = capstan_api::convert::convert(object.clone(), group, version);
         serde_json::to_vec(&WithoutRevision(&converted))
     };
+    // The value lives on in the watch cache: no spare capacity from the
+    // buffer's growth.
     bytes
-        .map(Bytes::from)
+        .map(|bytes| Bytes::from(bytes.into_boxed_slice()))
         .map_err(|error| ApiError::internal(error.to_string()))
 }
 
