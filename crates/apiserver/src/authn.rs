@@ -16,6 +16,15 @@ pub struct User {
 }
 
 impl User {
+    /// The cluster admin, as the admin kubeconfig's certificate names it.
+    pub fn admin() -> User {
+        User::new(
+            "system:admin".into(),
+            String::new(),
+            vec!["system:masters".into()],
+        )
+    }
+
     fn new(name: String, uid: String, mut groups: Vec<String>) -> User {
         // Every authenticated user is in this group, as upstream.
         if !groups.iter().any(|group| group == "system:authenticated") {

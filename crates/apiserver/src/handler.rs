@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::local::RequestBody;
 use capstan_api::{ApiError, Resource};
-use hyper::body::Incoming;
 use hyper::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
@@ -40,7 +40,7 @@ pub struct ApiServer {
 impl ApiServer {
     pub async fn handle(
         self: Arc<Self>,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         peer: Option<User>,
     ) -> Response<Body> {
         let started = std::time::Instant::now();
@@ -83,7 +83,7 @@ impl ApiServer {
 
     async fn serve(
         &self,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         method: &Method,
         path: &str,
         query: &Query,
@@ -186,7 +186,7 @@ impl ApiServer {
 
     async fn dispatch(
         &self,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         resource: &'static Resource,
         target: &ResourceRequest,
         query: &Query,
@@ -463,7 +463,7 @@ pub fn version() -> Value {
     })
 }
 
-fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> String {
+fn header(request: &Request<RequestBody>, name: hyper::header::HeaderName) -> String {
     request
         .headers()
         .get(name)
@@ -474,7 +474,7 @@ fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> Strin
 
 /// The field manager of a write: the `fieldManager` parameter, else the
 /// client's name from its User-Agent, as upstream.
-fn field_manager(request: &Request<Incoming>, query: &Query) -> String {
+fn field_manager(request: &Request<RequestBody>, query: &Query) -> String {
     if let Some(manager) = query.get("fieldManager") {
         return manager.to_string();
     }

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::local::RequestBody;
 use bytes::Bytes;
 use capstan_api::{ApiError, Resource};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde_json::{json, Value};
 
@@ -23,7 +23,7 @@ use crate::watch::{self, Start, WatchRequest};
 /// Largest request body accepted, as upstream (3 MiB).
 const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
-pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(request: Request<RequestBody>) -> Result<Bytes, ApiError> {
     match Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -49,7 +49,7 @@ pub(crate) async fn read_body(request: Request<Incoming>) -> Result<Bytes, ApiEr
 /// `fieldValidation`, unknown and repeated fields of a JSON body are
 /// refused (Strict) or returned as warnings (Warn).
 pub(crate) async fn read_object(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     content_type: &str,
     resource: &Resource,
     validation: FieldValidation,

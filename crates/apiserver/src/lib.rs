@@ -13,6 +13,7 @@ mod admission;
 mod discovery;
 mod handler;
 mod input;
+pub mod local;
 mod metrics;
 mod object;
 mod openapi;

@@ -239,20 +239,13 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     // After the ready line: the components are clients and need not delay it.
     // One client per component, each named in its User-Agent as upstream's
     // binaries are, which is also the field manager of its writes.
-    let clients = async {
-        Ok::<_, String>((
-            admin_client(&server.kubeconfig, "kube-controller-manager").await?,
-            admin_client(&server.kubeconfig, "kube-scheduler").await?,
-            admin_client(&server.kubeconfig, "kubelet").await?,
-        ))
-    };
-    let (client, scheduling, kubelet) = match clients.await {
-        Ok(clients) => clients,
-        Err(error) => {
-            server.shutdown().await;
-            return Err(error);
-        }
-    };
+    // In this process they reach it without a socket (no TCP, TLS or
+    // HTTP framing), through the same handler, authorization and admission.
+    let (client, scheduling, kubelet) = (
+        local_client(&server, "kube-controller-manager"),
+        local_client(&server, "kube-scheduler"),
+        local_client(&server, "kubelet"),
+    );
     let mut components = Components::default();
     let controllers = capstan_controllers::Options {
         cluster_cidr: args.cluster_cidr.to_string(),
@@ -304,8 +297,25 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// A client of the API server through the admin kubeconfig: the
-/// components in this process reach the API like ones running elsewhere.
+/// A client of the API server in this process, as the admin, naming
+/// itself `agent` in its User-Agent (its field manager) as upstream's
+/// binaries do.
+fn local_client(server: &capstan_apiserver::server::Server, agent: &str) -> kube::Client {
+    kube::Client::new(server.local_transport(&user_agent(agent)), "default")
+}
+
+/// A component's User-Agent, in upstream's form.
+fn user_agent(agent: &str) -> String {
+    format!(
+        "{agent}/v1.33.0 ({}/{}) capstan/{}",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// A client of the API server through the admin kubeconfig, naming itself
+/// `agent`: the components of `capstan sim`, which run in another process.
 pub async fn admin_client(kubeconfig: &str, agent: &str) -> Result<kube::Client, String> {
     let invalid = |error: &dyn std::fmt::Display| format!("admin kubeconfig: {error}");
     let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| invalid(&e))?;
@@ -316,13 +326,7 @@ pub async fn admin_client(kubeconfig: &str, agent: &str) -> Result<kube::Client,
     .await
     .map_err(|e| invalid(&e))?;
     let mut config = config;
-    let agent = format!(
-        "{agent}/v1.33.0 ({}/{}) capstan/{}",
-        std::env::consts::OS,
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
-    );
-    if let Ok(value) = agent.parse() {
+    if let Ok(value) = user_agent(agent).parse() {
         config.headers.push((http::header::USER_AGENT, value));
     }
     kube::Client::try_from(config).map_err(|e| invalid(&e))
