@@ -149,10 +149,19 @@ impl WatchCache {
         self.applied.send_replace(0);
     }
 
-    fn apply(&self, event: Event) {
+    fn apply(&self, mut event: Event) {
         let revision = event.revision();
-        let event = Arc::new(event);
         let mut state = self.state.write().expect("watch cache lock");
+        // The value replaced is the one the cache holds: keep one copy of
+        // it rather than the store's second one.
+        if let Some(prev) = event.prev.as_mut() {
+            if let Some(held) = state.objects.get(&prev.key) {
+                if held.mod_revision == prev.mod_revision && held.value == prev.value {
+                    prev.value = held.value.clone();
+                }
+            }
+        }
+        let event = Arc::new(event);
         match event.kind {
             EventKind::Put => {
                 state.objects.insert(event.kv.key.clone(), event.kv.clone());
