@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::Client;
 
 /// Events per object recorded at once (upstream's defaultSpamBurst).
@@ -54,6 +54,31 @@ impl EventRecorder {
         self.recorder.publish(event, regarding).await
     }
 
+    /// Records an event about `regarding`, with `reason` as its action too.
+    /// `related` names the object it concerns (a pod, a claim), which also
+    /// keeps events about different objects apart: the recorder folds
+    /// events with the same reason and related object into one series. A
+    /// failure to record is logged, not returned.
+    pub async fn record(
+        &self,
+        regarding: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: &str,
+        related: Option<ObjectReference>,
+    ) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note.into()),
+            action: reason.into(),
+            secondary: related,
+        };
+        if let Err(error) = self.publish(&event, regarding).await {
+            tracing::debug!(%error, "cannot record event");
+        }
+    }
+
     fn allow(&self, regarding: &ObjectReference, now: Instant) -> bool {
         let key = format!(
             "{}/{}/{}/{}/{}",
@@ -77,6 +102,17 @@ impl EventRecorder {
         }
         bucket.tokens -= 1.0;
         true
+    }
+}
+
+/// A reference to a core/v1 object, for events about it.
+pub fn core_reference(kind: &str, namespace: &str, name: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some(kind.into()),
+        namespace: Some(namespace.into()),
+        name: Some(name.into()),
+        ..ObjectReference::default()
     }
 }
 

@@ -191,6 +191,43 @@ pub fn describe(error: &kube::Error) -> String {
     }
 }
 
+/// Writes `status` through the status subresource of `object` unless it
+/// holds that already; an object gone meanwhile is no error.
+pub(crate) async fn write_status<K, S>(
+    client: &kube::Client,
+    object: &K,
+    current: Option<&S>,
+    status: &S,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + k8s_openapi::serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    S: PartialEq + k8s_openapi::serde::Serialize,
+{
+    use kube::ResourceExt;
+    if current == Some(status) {
+        return Ok(());
+    }
+    let api: kube::Api<K> =
+        kube::Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "status": status });
+    let params = kube::api::PatchParams::default();
+    match api
+        .patch_status(
+            &object.name_any(),
+            &params,
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if status_code(&error) == Some(404) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The HTTP status code of an API error, if it is one.
 pub(crate) fn status_code(error: &kube::Error) -> Option<u16> {
     match error {

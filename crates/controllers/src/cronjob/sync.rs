@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 
 use super::schedule::Schedule;
@@ -28,20 +28,9 @@ fn finished(job: &Job) -> Option<&'static str> {
 }
 
 async fn event(ctx: &Context, cron_job: &CronJob, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx
-        .recorder
-        .publish(&event, &cron_job.object_ref(&()))
-        .await
-    {
-        tracing::debug!(%error, "cannot record cronjob event");
-    }
+    ctx.recorder
+        .record(&cron_job.object_ref(&()), type_, reason, &note, None)
+        .await;
 }
 
 /// Deletes a Job in the background, as upstream's deleteJob.

@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::eligibility::{add_daemon_tolerations, pin_to_node};
 use super::plan::{self, Plan, Removal, View, TEMPLATE_GENERATION_LABEL};
 use super::Context;
+use crate::events::core_reference;
 use crate::history::{self, claim, Claim, Ensured, Wanted, POD_REVISION_LABEL};
 use crate::pods::{controller_ref, from_template, is_controlled_by};
 use crate::{describe, status_code, Error};
@@ -112,7 +113,7 @@ pub(super) async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<A
 
     prune_history(&ctx, &ds, &current, &revisions, &pods).await?;
     let status = view.status(ds.status.as_ref());
-    write_status(&ctx, &ds, status.clone()).await?;
+    crate::write_status(&ctx.client, &ds, ds.status.as_ref(), &status).await?;
 
     // Pods that are ready but not yet available become so with time.
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
@@ -448,28 +449,6 @@ async fn prune_history(
     Ok(())
 }
 
-/// Writes the status if it changed.
-async fn write_status(ctx: &Context, ds: &DaemonSet, status: DaemonSetStatus) -> Result<(), Error> {
-    if ds.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<DaemonSet> =
-        Api::namespaced(ctx.client.clone(), &ds.namespace().unwrap_or_default());
-    let patch = json!({ "status": status });
-    match api
-        .patch_status(
-            &ds.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if status_code(&error) == Some(404) => Ok(()),
-        Err(error) => Err(error.into()),
-    }
-}
-
 async fn normal(
     ctx: &Context,
     ds: &DaemonSet,
@@ -492,19 +471,10 @@ async fn warn(
 
 /// A reference to a pod by name, for events about it.
 fn pod_ref(namespace: &str, name: &str) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Pod".into()),
-        namespace: Some(namespace.into()),
-        name: Some(name.into()),
-        ..ObjectReference::default()
-    }
+    core_reference("Pod", namespace, name)
 }
 
-/// Records an event on the DaemonSet. `related` names the pod it is
-/// about, which also keeps events about different pods apart (the
-/// recorder folds events with the same reason and related object into
-/// one series).
+/// Records an event on the DaemonSet about the pod `related` names.
 async fn publish(
     ctx: &Context,
     ds: &DaemonSet,
@@ -513,14 +483,7 @@ async fn publish(
     note: &str,
     related: Option<ObjectReference>,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.into()),
-        action: reason.into(),
-        secondary: related,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &ds.object_ref(&())).await {
-        tracing::debug!(%error, "cannot record event");
-    }
+    ctx.recorder
+        .record(&ds.object_ref(&()), type_, reason, note, related)
+        .await;
 }

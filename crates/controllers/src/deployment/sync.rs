@@ -10,7 +10,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::{json, Value};
 
@@ -86,17 +86,11 @@ impl<'a> Sync<'a> {
     pub(super) fn event(&self, type_: EventType, reason: &str, note: String) {
         let recorder = self.context.recorder.clone();
         let reference = self.d.object_ref(&());
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: reason.into(),
-            secondary: None,
-        };
+        let reason = reason.to_string();
         tokio::spawn(async move {
-            if let Err(error) = recorder.publish(&event, &reference).await {
-                tracing::debug!(%error, "cannot record event");
-            }
+            recorder
+                .record(&reference, type_, &reason, &note, None)
+                .await;
         });
     }
 

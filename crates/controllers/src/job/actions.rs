@@ -4,7 +4,7 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
@@ -29,16 +29,9 @@ impl Context {
 
     /// Records an event about the Job; a lost event is only logged.
     pub async fn event(&self, job: &Job, type_: EventType, reason: &str, note: String) {
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note),
-            action: reason.into(),
-            secondary: None,
-        };
-        if let Err(error) = self.recorder.publish(&event, &job.object_ref(&())).await {
-            tracing::debug!(%error, "cannot record job event");
-        }
+        self.recorder
+            .record(&job.object_ref(&()), type_, reason, &note, None)
+            .await;
     }
 
     /// Creates one pod of the Job, for `index` if the Job is Indexed;

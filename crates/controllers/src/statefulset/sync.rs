@@ -6,17 +6,18 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod, PodTemplateSpec};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use super::identity::{self, owner_reference, revision_of};
 use super::plan::{Pass, Revision, Step, Why};
 use super::Context;
+use crate::events::core_reference;
 use crate::history::{self, claim, Claim, Ensured, Wanted, REVISION_HASH_LABEL};
 use crate::pods::{controller_ref, is_controlled_by};
 use crate::{describe, status_code, Error};
@@ -91,7 +92,7 @@ pub(super) async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Resul
 
     truncate_history(&ctx, &set, &revisions, &pods, [&current_name, &update_name]).await?;
     let status = pass.status(collision_count);
-    write_status(&ctx, &set, &status).await?;
+    crate::write_status(&ctx.client, &set, set.status.as_ref(), &status).await?;
     if !failures.is_empty() {
         return Err(Error::new(failures.join("; ")));
     }
@@ -228,38 +229,17 @@ async fn carry_out(
             let pod = identity::new_pod(set, template, revision, ordinal);
             let name = pod.name_any();
             ensure_claims(ctx, set, ordinal).await?;
-            match pods.create(&PostParams::default(), &pod).await {
-                Ok(_) => {
-                    let note = format!("create Pod {name} in StatefulSet {set_name} successful");
-                    publish(
-                        ctx,
-                        set,
-                        EventType::Normal,
-                        "SuccessfulCreate",
-                        &note,
-                        reference("Pod", &namespace, &name),
-                    )
-                    .await;
-                }
-                // Our cache has not seen it yet.
-                Err(error) if status_code(&error) == Some(409) => {}
-                Err(error) => {
-                    let note = format!(
-                        "create Pod {name} in StatefulSet {set_name} failed error: {}",
-                        describe(&error)
-                    );
-                    publish(
-                        ctx,
-                        set,
-                        EventType::Warning,
-                        "FailedCreate",
-                        &note,
-                        reference("Pod", &namespace, &name),
-                    )
-                    .await;
-                    return Err(error.into());
-                }
-            }
+            let created = pods.create(&PostParams::default(), &pod).await;
+            let what = format!("create Pod {name} in StatefulSet {set_name}");
+            report_create(
+                ctx,
+                set,
+                created,
+                format!("{what} successful"),
+                format!("{what} failed"),
+                core_reference("Pod", &namespace, &name),
+            )
+            .await?;
         }
         Step::Delete { name, why } => {
             if why == Why::ScaleDown {
@@ -276,7 +256,7 @@ async fn carry_out(
                         EventType::Normal,
                         "SuccessfulDelete",
                         &note,
-                        reference("Pod", &namespace, &name),
+                        core_reference("Pod", &namespace, &name),
                     )
                     .await;
                 }
@@ -292,7 +272,7 @@ async fn carry_out(
                         EventType::Warning,
                         "FailedDelete",
                         &note,
-                        reference("Pod", &namespace, &name),
+                        core_reference("Pod", &namespace, &name),
                     )
                     .await;
                     return Err(error.into());
@@ -349,38 +329,16 @@ async fn ensure_claims(ctx: &Context, set: &StatefulSet, ordinal: i32) -> Result
             );
             claim.metadata.owner_references = Some(vec![owner]);
         }
-        match api.create(&PostParams::default(), &claim).await {
-            Ok(_) => {
-                let note =
-                    format!("create Claim {name} Pod {pod_name} in StatefulSet {set_name} success");
-                publish(
-                    ctx,
-                    set,
-                    EventType::Normal,
-                    "SuccessfulCreate",
-                    &note,
-                    reference("PersistentVolumeClaim", &namespace, &name),
-                )
-                .await;
-            }
-            Err(error) if status_code(&error) == Some(409) => {}
-            Err(error) => {
-                let note = format!(
-                    "create Claim {name} for Pod {pod_name} in StatefulSet {set_name} failed error: {}",
-                    describe(&error)
-                );
-                publish(
-                    ctx,
-                    set,
-                    EventType::Warning,
-                    "FailedCreate",
-                    &note,
-                    reference("PersistentVolumeClaim", &namespace, &name),
-                )
-                .await;
-                return Err(error.into());
-            }
-        }
+        let created = api.create(&PostParams::default(), &claim).await;
+        report_create(
+            ctx,
+            set,
+            created,
+            format!("create Claim {name} Pod {pod_name} in StatefulSet {set_name} success"),
+            format!("create Claim {name} for Pod {pod_name} in StatefulSet {set_name} failed"),
+            core_reference("PersistentVolumeClaim", &namespace, &name),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -457,47 +415,40 @@ async fn truncate_history(
     Ok(())
 }
 
-/// Writes the status if it changed.
-async fn write_status(
+/// Records the outcome of creating `related` as upstream does
+/// (SuccessfulCreate, FailedCreate with the error); an object that exists
+/// already (the cache has not seen it yet) is no failure.
+async fn report_create<T>(
     ctx: &Context,
     set: &StatefulSet,
-    status: &StatefulSetStatus,
+    created: Result<T, kube::Error>,
+    success: String,
+    failure: String,
+    related: ObjectReference,
 ) -> Result<(), Error> {
-    if set.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<StatefulSet> =
-        Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let patch = json!({ "status": status });
-    match api
-        .patch_status(
-            &set.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if status_code(&error) == Some(404) => Ok(()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// A reference to a core/v1 object, for events about it.
-fn reference(kind: &str, namespace: &str, name: &str) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some(kind.into()),
-        namespace: Some(namespace.into()),
-        name: Some(name.into()),
-        ..ObjectReference::default()
+    match created {
+        Ok(_) => {
+            publish(
+                ctx,
+                set,
+                EventType::Normal,
+                "SuccessfulCreate",
+                &success,
+                related,
+            )
+            .await;
+            Ok(())
+        }
+        Err(error) if status_code(&error) == Some(409) => Ok(()),
+        Err(error) => {
+            let note = format!("{failure} error: {}", describe(&error));
+            publish(ctx, set, EventType::Warning, "FailedCreate", &note, related).await;
+            Err(error.into())
+        }
     }
 }
 
-/// Records an event on the set. `related` names the pod or claim it is
-/// about, which also keeps events about different objects apart (the
-/// recorder folds events with the same reason and related object into
-/// one series).
+/// Records an event on the set about the pod or claim `related` names.
 async fn publish(
     ctx: &Context,
     set: &StatefulSet,
@@ -506,14 +457,7 @@ async fn publish(
     note: &str,
     related: ObjectReference,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.into()),
-        action: reason.into(),
-        secondary: Some(related),
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &set.object_ref(&())).await {
-        tracing::debug!(%error, "cannot record event");
-    }
+    ctx.recorder
+        .record(&set.object_ref(&()), type_, reason, note, Some(related))
+        .await;
 }
