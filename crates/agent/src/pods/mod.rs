@@ -4,6 +4,7 @@
 //! nothing happens, so idle pods cost only their entry.
 
 mod plan;
+mod record;
 mod status;
 
 use std::collections::HashSet;
@@ -24,11 +25,12 @@ pub use status::{generate, is_terminal, qos_class, Inputs};
 use crate::agent::Shared;
 use crate::node::NodeSlot;
 use crate::runtime::{ContainerState, Runtime};
+use record::PodRecord;
 
 /// What the agent keeps per pod.
 pub struct Entry {
-    /// The pod as last seen, without managedFields.
-    pod: Arc<Pod>,
+    /// The pod as last seen.
+    pod: PodRecord,
     /// Its address, once given.
     ip: Option<Ipv4Addr>,
     adopted: bool,
@@ -41,6 +43,20 @@ pub struct Entry {
     sent: Option<(u64, u64)>,
 }
 
+impl Entry {
+    fn new(pod: PodRecord) -> Entry {
+        Entry {
+            pod,
+            ip: None,
+            adopted: false,
+            syncing: false,
+            dirty: false,
+            backoff: Vec::new(),
+            sent: None,
+        }
+    }
+}
+
 /// How long to wait before retrying a sync that failed.
 const RETRY: Duration = Duration::from_secs(1);
 /// Grace period when a pod names none (upstream's default).
@@ -51,7 +67,7 @@ const MAX_START_ROUNDS: usize = 16;
 
 impl<R: Runtime> Shared<R> {
     /// A pod from the watch: keep it and sync it if it is on one of ours.
-    pub fn observe(&self, mut pod: Pod) {
+    pub fn observe(&self, pod: Pod) {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
         if !node.is_some_and(|n| self.nodes.contains_key(n)) {
             return;
@@ -59,20 +75,17 @@ impl<R: Runtime> Shared<R> {
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };
-        pod.metadata.managed_fields = None;
-        let pod = Arc::new(pod);
-        self.entries()
-            .entry(uid.clone())
-            .and_modify(|e| e.pod = pod.clone())
-            .or_insert_with(|| Entry {
-                pod,
-                ip: None,
-                adopted: false,
-                syncing: false,
-                dirty: false,
-                backoff: Vec::new(),
-                sent: None,
-            });
+        let Some(pod) = PodRecord::new(pod) else {
+            return;
+        };
+        let mut entries = self.entries();
+        match entries.get_mut(&uid) {
+            Some(entry) => entry.pod = pod,
+            None => {
+                entries.insert(uid.clone(), Entry::new(pod));
+            }
+        }
+        drop(entries);
         let _ = self.queue.send(uid);
     }
 
@@ -110,10 +123,10 @@ impl<R: Runtime> Shared<R> {
             let mut entries = self.entries();
             let mut network = slot.network();
             for (uid, entry) in entries.iter_mut() {
-                if node_of(&entry.pod) != Some(&*slot.name) {
+                if entry.pod.node != slot.name {
                     continue;
                 }
-                if let (Some(network), Some(ip)) = (network.as_mut(), reported_ip(&entry.pod)) {
+                if let (Some(network), Some(ip)) = (network.as_mut(), entry.pod.reported_ip) {
                     if entry.ip.is_none() && network.reserve(ip) {
                         entry.ip = Some(ip);
                     }
@@ -130,7 +143,7 @@ impl<R: Runtime> Shared<R> {
         let Some(ip) = entry.ip else {
             return;
         };
-        let slot = node_of(&entry.pod).and_then(|n| self.nodes.get(n));
+        let slot = self.nodes.get(&entry.pod.node);
         if let Some(network) = slot
             .map(|s| s.network())
             .as_deref_mut()
@@ -229,11 +242,13 @@ fn grace_period(pod: &Pod) -> Duration {
 /// Drives one pod toward its spec and reports its status; returns when to
 /// look at it again, if a timer should.
 async fn sync<R: Runtime>(shared: &Shared<R>, uid: &str) -> Option<Duration> {
-    let (pod, ip, adopted) = {
+    let (encoded, ip, adopted) = {
         let entries = shared.entries();
         let entry = entries.get(uid)?;
-        (entry.pod.clone(), entry.ip, entry.adopted)
+        (entry.pod.encoded(), entry.ip, entry.adopted)
     };
+    let pod = PodRecord::decode(&encoded)?;
+    drop(encoded);
     let slot = node_of(&pod).and_then(|n| shared.nodes.get(n))?.clone();
     if !adopted {
         shared.runtime.adopt(&pod).await;
