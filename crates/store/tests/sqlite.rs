@@ -125,3 +125,50 @@ async fn compaction_keeps_the_file_from_growing() {
     );
     drop(store);
 }
+
+/// Under writes that never pause, the WAL still starts over from time to
+/// time instead of growing with every write (SQLite only reuses it when a
+/// write begins right after a checkpoint copied all of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_under_steady_writes() {
+    use capstan_store::{Bytes, Store};
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 256;
+    // 8 writers × 256 rounds × 64 KiB: 128 MiB through the WAL.
+    let value = Bytes::from(vec![b'x'; 64 << 10]);
+    let harness = SqliteHarness::new();
+    let store = harness.open().await;
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        let (store, value) = (store.clone(), value.clone());
+        writers.spawn(async move {
+            let key = format!("/wal/{writer}");
+            let mut revision = store
+                .create(&key, value.clone())
+                .await
+                .unwrap()
+                .mod_revision;
+            for _ in 0..ROUNDS {
+                revision = store
+                    .update(&key, value.clone(), revision)
+                    .await
+                    .unwrap()
+                    .mod_revision;
+            }
+        });
+    }
+    let wal = harness.path().with_extension("db-wal");
+    let mut largest = 0;
+    while !writers.is_empty() {
+        tokio::select! {
+            done = writers.join_next() => done.unwrap().unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+        }
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    assert!(
+        largest <= 96 << 20,
+        "the WAL grew to {largest} bytes while 128 MiB were written"
+    );
+    drop(store);
+}

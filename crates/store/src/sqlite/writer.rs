@@ -8,11 +8,13 @@
 //! Compaction runs here too, in bounded chunks between rounds, so it keeps
 //! pace with writes without ever holding the file for long.
 
-use std::sync::atomic::Ordering;
+use std::ffi::c_int;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rusqlite::hooks::Wal;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
@@ -28,6 +30,9 @@ const BUSY_COMPACTION_CHUNK: Revision = 256;
 const IDLE_COMPACTION_CHUNK: Revision = 8192;
 /// Longest wait for more writers to join a batch.
 const LINGER: Duration = Duration::from_micros(150);
+/// WAL length (pages) past which the writer checkpoints itself so that
+/// the WAL starts over: about 32 MiB.
+const WAL_RESTART_PAGES: i64 = 8192;
 /// Free pages handed back to the file system per step when idle.
 const VACUUM_STEP_PAGES: i64 = 1024;
 
@@ -71,10 +76,20 @@ pub(crate) struct Writer {
     vacuum_pending: bool,
     /// Size of the last batch: how many writers are active.
     last_batch: usize,
+    /// Pages in the WAL after the last commit, from SQLite's WAL hook.
+    wal_pages: Arc<AtomicI64>,
 }
 
 impl Writer {
-    pub fn new(connection: Connection, published: Arc<Published>) -> Result<Writer> {
+    pub fn new(mut connection: Connection, published: Arc<Published>) -> Result<Writer> {
+        let wal_pages = Arc::new(AtomicI64::new(0));
+        let pages = wal_pages.clone();
+        connection
+            .wal_hook(Some(move |_: &mut Wal, length: c_int| {
+                pages.store(length.into(), Ordering::Relaxed);
+                Ok(())
+            }))
+            .map_err(db_error)?;
         let revision = current_revision(&connection)?;
         let compacted = read_meta(&connection, "compacted")?;
         published.revision.store(revision, Ordering::SeqCst);
@@ -88,6 +103,7 @@ impl Writer {
             purged_to: 0,
             vacuum_pending: true,
             last_batch: 1,
+            wal_pages,
         })
     }
 
@@ -136,6 +152,7 @@ impl Writer {
             if !batch.is_empty() {
                 self.last_batch = batch.len();
                 self.commit_batch(&mut batch);
+                self.restart_wal();
             }
             if closing {
                 let _ = self
@@ -144,6 +161,27 @@ impl Writer {
                 return;
             }
         }
+    }
+
+    /// Lets a long WAL start over. SQLite reuses the WAL from its start only
+    /// when a write begins right after a checkpoint copied all of it, which
+    /// a background checkpoint racing steady writes never sees: the WAL
+    /// then grows without end (gigabytes in a rollout), and every append
+    /// to it costs the file system new blocks. A checkpoint here, between
+    /// transactions, has little left to copy after the background one.
+    fn restart_wal(&mut self) {
+        if self.wal_pages.load(Ordering::Relaxed) < WAL_RESTART_PAGES {
+            return;
+        }
+        if let Err(error) = self
+            .connection
+            .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
+        {
+            tracing::warn!(%error, "sqlite store: checkpoint failed");
+        }
+        // Measured again at the next commit: if a reader still holds the
+        // WAL's end, this is tried again after that commit.
+        self.wal_pages.store(0, Ordering::Relaxed);
     }
 
     fn has_idle_work(&self) -> bool {
