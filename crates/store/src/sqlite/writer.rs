@@ -33,6 +33,9 @@ const LINGER: Duration = Duration::from_micros(150);
 /// WAL length (pages) past which the writer checkpoints itself so that
 /// the WAL starts over: about 32 MiB.
 const WAL_RESTART_PAGES: i64 = 8192;
+/// Least time between two such checkpoints, so that a WAL a reader keeps
+/// from starting over is not checkpointed after every commit.
+const WAL_RESTART_EVERY: Duration = Duration::from_millis(250);
 /// Free pages handed back to the file system per step when idle.
 const VACUUM_STEP_PAGES: i64 = 1024;
 
@@ -78,6 +81,7 @@ pub(crate) struct Writer {
     last_batch: usize,
     /// Pages in the WAL after the last commit, from SQLite's WAL hook.
     wal_pages: Arc<AtomicI64>,
+    last_wal_restart: Instant,
 }
 
 impl Writer {
@@ -104,6 +108,7 @@ impl Writer {
             vacuum_pending: true,
             last_batch: 1,
             wal_pages,
+            last_wal_restart: Instant::now(),
         })
     }
 
@@ -170,18 +175,18 @@ impl Writer {
     /// to it costs the file system new blocks. A checkpoint here, between
     /// transactions, has little left to copy after the background one.
     fn restart_wal(&mut self) {
-        if self.wal_pages.load(Ordering::Relaxed) < WAL_RESTART_PAGES {
+        if self.wal_pages.load(Ordering::Relaxed) < WAL_RESTART_PAGES
+            || self.last_wal_restart.elapsed() < WAL_RESTART_EVERY
+        {
             return;
         }
+        self.last_wal_restart = Instant::now();
         if let Err(error) = self
             .connection
             .execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
         {
             tracing::warn!(%error, "sqlite store: checkpoint failed");
         }
-        // Measured again at the next commit: if a reader still holds the
-        // WAL's end, this is tried again after that commit.
-        self.wal_pages.store(0, Ordering::Relaxed);
     }
 
     fn has_idle_work(&self) -> bool {
