@@ -1,13 +1,15 @@
 //! The pods an owner may claim, found without walking every pod: those
 //! whose controller is the owner (by UID) and the orphans of its
 //! namespace. With tens of thousands of pods a pass over the whole cache
-//! for each reconcile would cost more than the reconcile itself.
+//! for each reconcile would cost more than the reconcile itself. The index
+//! holds the pods themselves (the cache's `Arc`s, as of the last change it
+//! followed), so a reconcile reads no cache entry by name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 
 use crate::pods::controller_of;
 use crate::watch_util::Change;
@@ -32,7 +34,7 @@ pub struct PodIndex {
 #[derive(Default)]
 struct Inner {
     slot_of: HashMap<PodName, Slot>,
-    members: HashMap<Slot, HashSet<PodName>>,
+    members: HashMap<Slot, HashMap<PodName, Arc<Pod>>>,
 }
 
 impl PodIndex {
@@ -40,35 +42,28 @@ impl PodIndex {
     pub fn apply(&self, change: &Change<Pod>, cache: &Store<Pod>) {
         let mut inner = self.lock();
         match change {
-            Change::Applied { new, .. } => inner.file(new),
+            Change::Applied { new, .. } => inner.file(new.clone()),
             Change::Deleted(pod) => inner.remove(&name_of(pod)),
             Change::Relisted => {
                 *inner = Inner::default();
                 for pod in cache.state() {
-                    inner.file(&pod);
+                    inner.file(pod);
                 }
             }
         }
     }
 
-    /// The cached pods controlled by `uid` and the orphans of `namespace`.
-    pub fn candidates(&self, uid: &str, namespace: &str, cache: &Store<Pod>) -> Vec<Arc<Pod>> {
-        let names: Vec<PodName> = {
-            let inner = self.lock();
-            let slots = [
-                Slot::Controller(uid.to_string()),
-                Slot::Orphan(namespace.to_string()),
-            ];
-            slots
-                .iter()
-                .filter_map(|slot| inner.members.get(slot))
-                .flatten()
-                .cloned()
-                .collect()
-        };
-        names
-            .into_iter()
-            .filter_map(|(namespace, name)| cache.get(&ObjectRef::new(&name).within(&namespace)))
+    /// The pods controlled by `uid` and the orphans of `namespace`.
+    pub fn candidates(&self, uid: &str, namespace: &str) -> Vec<Arc<Pod>> {
+        let inner = self.lock();
+        let slots = [
+            Slot::Controller(uid.to_string()),
+            Slot::Orphan(namespace.to_string()),
+        ];
+        slots
+            .iter()
+            .filter_map(|slot| inner.members.get(slot))
+            .flat_map(|members| members.values().cloned())
             .collect()
     }
 
@@ -78,21 +73,17 @@ impl PodIndex {
 }
 
 impl Inner {
-    fn file(&mut self, pod: &Pod) {
-        let name = name_of(pod);
+    fn file(&mut self, pod: Arc<Pod>) {
+        let name = name_of(&pod);
         let slot = match controller_of(&pod.metadata) {
             Some(reference) => Slot::Controller(reference.uid.clone()),
             None => Slot::Orphan(name.0.clone()),
         };
-        if self.slot_of.get(&name) == Some(&slot) {
-            return;
+        if self.slot_of.get(&name) != Some(&slot) {
+            self.remove(&name);
+            self.slot_of.insert(name.clone(), slot.clone());
         }
-        self.remove(&name);
-        self.members
-            .entry(slot.clone())
-            .or_default()
-            .insert(name.clone());
-        self.slot_of.insert(name, slot);
+        self.members.entry(slot).or_default().insert(name, pod);
     }
 
     fn remove(&mut self, name: &PodName) {
@@ -173,10 +164,7 @@ mod tests {
                 &cache,
             );
         }
-        assert_eq!(
-            names(index.candidates("u1", "a", &cache)),
-            ["orphan", "owned"]
-        );
+        assert_eq!(names(index.candidates("u1", "a")), ["orphan", "owned"]);
 
         // Adopted: the orphan moves to its new controller.
         let adopted = pod("a", "orphan", Some("u2"));
@@ -188,16 +176,13 @@ mod tests {
             },
             &cache,
         );
-        assert_eq!(names(index.candidates("u1", "a", &cache)), ["owned"]);
-        assert_eq!(
-            names(index.candidates("u2", "a", &cache)),
-            ["orphan", "other"]
-        );
+        assert_eq!(names(index.candidates("u1", "a")), ["owned"]);
+        assert_eq!(names(index.candidates("u2", "a")), ["orphan", "other"]);
 
         // Deleted pods leave the index; a relist rebuilds it from the cache.
         index.apply(&Change::Deleted(Arc::new(pods[0].clone())), &cache);
-        assert!(index.candidates("u1", "x", &cache).is_empty());
+        assert!(index.candidates("u1", "x").is_empty());
         index.apply(&Change::Relisted, &cache);
-        assert_eq!(names(index.candidates("u1", "a", &cache)), ["owned"]);
+        assert_eq!(names(index.candidates("u1", "a")), ["owned"]);
     }
 }

@@ -45,7 +45,7 @@ pub async fn reconcile<K: ReplicaOwner>(
     let mut owned = Vec::new();
     let mut orphans = Vec::new();
     let mut failures = Vec::new();
-    for pod in ctx.index.candidates(&uid, &namespace, &ctx.pods) {
+    for pod in ctx.index.candidates(&uid, &namespace) {
         if pod.metadata.namespace.as_deref() != Some(&namespace) || !is_active(&pod) {
             continue;
         }
