@@ -298,3 +298,40 @@ fn a_higher_priority_pod_preempts_a_lower_one() {
     ]);
     assert!(!events.trim().is_empty(), "a Preempted event");
 }
+
+#[test]
+fn preemption_spares_pods_a_disruption_budget_protects() {
+    let server = TestServer::start();
+    node(&server, "a", "2", &[], "");
+    node(&server, "b", "2", &[], "");
+    server.ok_stdin(
+        &["create", "-f", "-"],
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: medium\nvalue: 10\n\
+         ---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: urgent\nvalue: 1000\n\
+         ---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: guarded\n\
+         spec:\n  minAvailable: 1\n  selector:\n    matchLabels: {app: guarded}\n",
+    );
+    // Without the budget, the guarded pod (lower priority) would be the
+    // victim of choice.
+    create_pod(
+        &server,
+        "guarded",
+        "2",
+        "  nodeSelector: {kubernetes.io/hostname: a}\n",
+    );
+    create_pod(
+        &server,
+        "plain",
+        "2",
+        "  priorityClassName: medium\n  nodeSelector: {kubernetes.io/hostname: b}\n",
+    );
+    assert_eq!(bound_node(&server, "guarded"), "a");
+    assert_eq!(bound_node(&server, "plain"), "b");
+    create_pod(&server, "high", "2", "  priorityClassName: urgent\n");
+    assert_eq!(bound_node(&server, "high"), "b");
+    wait_for("the unprotected victim to be deleted", || {
+        let output = server.kubectl(&["get", "pod", "plain"]);
+        (!output.status.success()).then_some(())
+    });
+    server.ok(&["get", "pod", "guarded"]);
+}

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 pub mod affinity;
 pub mod binder;
+pub mod budgets;
 pub mod config;
 pub mod events;
 pub mod framework;

@@ -1,10 +1,12 @@
 //! DefaultPreemption (PostFilter): when a pod fits nowhere, find a node
 //! where removing lower-priority pods lets it fit, keep as many of those
-//! pods as possible, and pick the node whose victims matter least.
+//! pods as possible (those a PodDisruptionBudget protects first), and pick
+//! the node whose victims break the fewest budgets and matter least.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::budgets::split_by_violation;
 use crate::framework::{filter_node, fit_error_message, Code, PodContext, Status};
 use crate::snapshot::{NodeInfo, PodInfo, Snapshot};
 
@@ -17,6 +19,8 @@ const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
 pub struct Preemption {
     pub node: String,
     pub victims: Vec<Arc<PodInfo>>,
+    /// How many victims break a PodDisruptionBudget.
+    pub violations: usize,
 }
 
 /// What preemption decided, and its message for the failure event
@@ -49,9 +53,10 @@ pub fn post_filter(ctx: &PodContext, snapshot: &Snapshot, failed: &[(usize, Stat
             continue;
         }
         match select_victims(ctx, snapshot, node) {
-            Ok(victims) => candidates.push(Preemption {
+            Ok((victims, violations)) => candidates.push(Preemption {
                 node: node.name.clone(),
                 victims,
+                violations,
             }),
             Err(status) => statuses.push(status),
         }
@@ -86,13 +91,14 @@ fn not_eligible(ctx: &PodContext, snapshot: &Snapshot) -> Option<&'static str> {
 }
 
 /// Upstream's `SelectVictimsOnNode`: remove every lower-priority pod; if
-/// the pod then fits, add them back most important first while it still
-/// fits; the rest are the victims.
+/// the pod then fits, add them back while it still fits, first those whose
+/// removal would break a disruption budget, each group most important
+/// first; the rest are the victims, with how many of them break a budget.
 fn select_victims(
     ctx: &PodContext,
     snapshot: &Snapshot,
     node: &NodeInfo,
-) -> Result<Vec<Arc<PodInfo>>, Status> {
+) -> Result<(Vec<Arc<PodInfo>>, usize), Status> {
     let mut lower: Vec<Arc<PodInfo>> = node
         .pods
         .values()
@@ -125,20 +131,27 @@ fn select_victims(
             .cmp(&a.priority)
             .then(a.start_time.cmp(&b.start_time))
     });
+    let (violating, fine) = split_by_violation(lower, &snapshot.budgets);
     let mut victims = Vec::new();
-    for pod in lower {
+    let mut violations = 0;
+    for (pod, breaks) in violating
+        .into_iter()
+        .map(|p| (p, true))
+        .chain(fine.into_iter().map(|p| (p, false)))
+    {
         trial.add_pod(pod.clone());
         if filter_node(ctx, snapshot, &trial).is_err() {
             trial.remove_pod(&pod.key);
             victims.push(pod);
+            violations += usize::from(breaks);
         }
     }
-    Ok(victims)
+    Ok((victims, violations))
 }
 
-/// Upstream's `pickOneNodeForPreemption` without disruption budgets: the
-/// lowest highest-priority victim, then the lowest priority sum, then the
-/// fewest victims, then the latest-started most important victim.
+/// Upstream's `pickOneNodeForPreemption`: the fewest budgets broken, then
+/// the lowest highest-priority victim, then the lowest priority sum, then
+/// the fewest victims, then the latest-started most important victim.
 fn pick_one(candidates: Vec<Preemption>) -> Option<Preemption> {
     let key = |c: &Preemption| {
         let highest = c
@@ -160,6 +173,7 @@ fn pick_one(candidates: Vec<Preemption>) -> Option<Preemption> {
             .min()
             .unwrap_or(0);
         (
+            c.violations,
             highest,
             sum,
             c.victims.len(),
@@ -250,5 +264,40 @@ mod tests {
             outcome.message,
             "preemption: 0/1 nodes are available: 1 Insufficient cpu."
         );
+    }
+
+    #[test]
+    fn prefers_victims_no_disruption_budget_protects() {
+        use crate::budgets::DisruptionBudget;
+        let mut snapshot = Snapshot::default();
+        snapshot.upsert_node(&node("a", "1"));
+        snapshot.upsert_node(&node("b", "1"));
+        let mut guarded = pod("a-db", 1, "1");
+        guarded.metadata.labels = Some([("app".to_string(), "db".to_string())].into());
+        snapshot.add_pod(PodInfo::new(&guarded, "a"));
+        // b's pod matters more by priority, but only a's is protected.
+        snapshot.add_pod(PodInfo::new(&pod("b-web", 2, "1"), "b"));
+        let budget = serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "db"}}},
+            "status": {"disruptionsAllowed": 0, "currentHealthy": 1,
+                "desiredHealthy": 1, "expectedPods": 1}
+        }))
+        .unwrap();
+        snapshot
+            .budgets
+            .insert("default/db".into(), DisruptionBudget::new(&budget));
+        let chosen = run(&snapshot, &pod("urgent", 10, "1"))
+            .preemption
+            .expect("a node");
+        assert_eq!(chosen.node, "b");
+        assert_eq!(chosen.violations, 0);
+
+        // With the budget gone, the lower-priority victim wins again.
+        snapshot.budgets.clear();
+        let chosen = run(&snapshot, &pod("urgent", 10, "1"))
+            .preemption
+            .expect("a node");
+        assert_eq!(chosen.node, "a");
     }
 }

@@ -120,6 +120,12 @@ impl Scheduler {
             Message::NamespaceGone(name) => {
                 self.snapshot.namespaces.remove(&name);
             }
+            Message::Budget(key, budget) => {
+                self.snapshot.budgets.insert(key, budget);
+            }
+            Message::BudgetGone(key) => {
+                self.snapshot.budgets.remove(&key);
+            }
             Message::Bound(outcome) => self.on_bound(outcome),
         }
     }

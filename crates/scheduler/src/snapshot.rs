@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::budgets::DisruptionBudget;
 use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 
 use crate::affinity::PodAffinityTerms;
@@ -189,6 +190,8 @@ pub struct Snapshot {
     pods: HashMap<PodKey, Arc<PodInfo>>,
     pub namespaces: HashMap<String, BTreeMap<String, String>>,
     pub nominations: HashMap<PodKey, Nomination>,
+    /// PodDisruptionBudgets by `namespace/name`, for preemption.
+    pub budgets: HashMap<String, DisruptionBudget>,
 }
 
 /// Whether a node change can make a waiting pod schedulable.

@@ -1,4 +1,4 @@
-//! kube-rs watchers of pods, nodes, namespaces and PriorityClasses, turned
+//! kube-rs watchers of pods, nodes, namespaces and PodDisruptionBudgets, turned
 //! into messages for the scheduling loop. A re-list reports the objects
 //! that vanished meanwhile as deleted.
 
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource, ResourceExt};
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::binder::BindOutcome;
+use crate::budgets::DisruptionBudget;
 use crate::snapshot::{pod_key, PodKey};
 
 /// What the scheduling loop hears about.
@@ -26,6 +28,8 @@ pub enum Message {
     NodeGone(String),
     Namespace(String, BTreeMap<String, String>),
     NamespaceGone(String),
+    Budget(String, DisruptionBudget),
+    BudgetGone(String),
     Bound(BindOutcome),
 }
 
@@ -56,7 +60,22 @@ pub fn spawn_all(
             |ns| Message::Namespace(ns.name_any(), ns.metadata.labels.unwrap_or_default()),
             Message::NamespaceGone,
         )),
+        tokio::spawn(watch(
+            Api::<PodDisruptionBudget>::all(client.clone()),
+            sender.clone(),
+            budget_key,
+            |budget| Message::Budget(budget_key(&budget), DisruptionBudget::new(&budget)),
+            Message::BudgetGone,
+        )),
     ]
+}
+
+fn budget_key(budget: &PodDisruptionBudget) -> String {
+    format!(
+        "{}/{}",
+        budget.namespace().unwrap_or_default(),
+        budget.name_any()
+    )
 }
 
 async fn watch<K>(
