@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod convert;
+pub mod cron;
 pub mod defaults;
 pub mod openapi;
 pub mod patch;
@@ -13,6 +14,7 @@ pub mod resource;
 pub mod selector;
 pub mod status;
 pub mod table;
+pub mod toleration;
 pub mod validation;
 
 pub use resource::Resource;

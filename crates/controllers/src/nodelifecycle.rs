@@ -8,6 +8,8 @@
 //! `tolerationSeconds` ran out.
 
 use std::collections::{HashMap, HashSet};
+
+use capstan_api::toleration::tolerates;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -440,26 +442,6 @@ pub fn toleration_time(taints: &[Taint], tolerations: &[Toleration]) -> Tolerate
     match shortest {
         None => Tolerated::Forever,
         Some(seconds) => Tolerated::For(Duration::from_secs(u64::try_from(seconds).unwrap_or(0))),
-    }
-}
-
-/// Upstream's `ToleratesTaint`.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => {
-            toleration.value.as_deref().unwrap_or_default()
-                == taint.value.as_deref().unwrap_or_default()
-        }
-        _ => false,
     }
 }
 

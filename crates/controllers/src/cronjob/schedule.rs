@@ -1,17 +1,11 @@
-//! Cron schedules as upstream's CronJob controller reads them with the
-//! robfig/cron library's standard parser: five fields (minute, hour, day
-//! of month, month, day of week) with `*`, `?`, ranges, lists, steps and
-//! names, the `@yearly`..`@hourly` macros and `@every <duration>`, in a
-//! time zone; and the library's algorithm for the next activation,
-//! including how it walks over daylight-saving changes.
+//! When a cron schedule fires next: the robfig/cron library's algorithm,
+//! including how it walks over daylight-saving changes, over the fields
+//! [`capstan_api::cron`] parses, in a time zone.
 
+use capstan_api::cron::{self, STAR};
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, Zoned};
-
-/// Set when a field was `*` or `?`: the day-of-month and day-of-week
-/// fields then combine with AND instead of OR, as in cron.
-const STAR: u64 = 1 << 63;
 
 #[derive(Clone, Debug)]
 pub enum Schedule {
@@ -30,195 +24,37 @@ pub struct Spec {
     zone: TimeZone,
 }
 
-struct Field {
-    min: u32,
-    max: u32,
-    names: &'static [&'static str],
-    name_base: u32,
-}
-
-const MINUTE: Field = Field {
-    min: 0,
-    max: 59,
-    names: &[],
-    name_base: 0,
-};
-const HOUR: Field = Field {
-    min: 0,
-    max: 23,
-    names: &[],
-    name_base: 0,
-};
-const DOM: Field = Field {
-    min: 1,
-    max: 31,
-    names: &[],
-    name_base: 0,
-};
-const MONTH: Field = Field {
-    min: 1,
-    max: 12,
-    names: &[
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ],
-    name_base: 1,
-};
-const DOW: Field = Field {
-    min: 0,
-    max: 6,
-    names: &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
-    name_base: 0,
-};
-
-fn bits(min: u32, max: u32, step: u32) -> u64 {
-    (min..=max)
-        .step_by(step as usize)
-        .fold(0, |acc, i| acc | 1 << i)
-}
-
-fn all(field: &Field) -> u64 {
-    bits(field.min, field.max, 1) | STAR
-}
-
-fn number(text: &str, field: &Field) -> Result<u32, String> {
-    let lower = text.to_ascii_lowercase();
-    if let Some(i) = field.names.iter().position(|n| *n == lower) {
-        return Ok(i as u32 + field.name_base);
-    }
-    text.parse::<u32>()
-        .map_err(|_| format!("failed to parse int from {text}"))
-}
-
-fn range(expr: &str, field: &Field) -> Result<u64, String> {
-    let (span, step) = match expr.split_once('/') {
-        Some((span, step)) => (span, Some(step)),
-        None => (expr, None),
-    };
-    let (mut start, mut end, mut extra) = if span == "*" || span == "?" {
-        (field.min, field.max, STAR)
-    } else {
-        match span.split_once('-') {
-            Some((low, high)) => (number(low, field)?, number(high, field)?, 0),
-            None => {
-                let n = number(span, field)?;
-                (n, n, 0)
-            }
-        }
-    };
-    let step = match step {
-        None => 1,
-        Some(step) => {
-            let step = step
-                .parse::<u32>()
-                .map_err(|_| format!("failed to parse int from {step}"))?;
-            if !span.contains('-') && extra == 0 {
-                end = field.max;
-            }
-            if step > 1 {
-                extra = 0;
-            }
-            step
-        }
-    };
-    if start < field.min || end > field.max || start > end || step == 0 {
-        return Err(format!("invalid range: {expr}"));
-    }
-    if span == "*" || span == "?" {
-        start = field.min;
-    }
-    Ok(bits(start, end, step) | extra)
-}
-
-fn field(text: &str, field: &Field) -> Result<u64, String> {
-    text.split(',')
-        .try_fold(0, |acc, part| Ok(acc | range(part, field)?))
-}
-
-/// Go's time.ParseDuration for `@every`, to whole seconds, at least one.
-fn every(text: &str) -> Result<SignedDuration, String> {
-    let mut rest = text.trim();
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(format!("invalid duration {text:?}"));
-    }
-    while !rest.is_empty() {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let value: f64 = rest[..end]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}"))?;
-        rest = &rest[end..];
-        let units = [
-            ("ns", 1e-9),
-            ("us", 1e-6),
-            ("µs", 1e-6),
-            ("ms", 1e-3),
-            ("s", 1.0),
-            ("m", 60.0),
-            ("h", 3600.0),
-        ];
-        let (unit, scale) = units
-            .iter()
-            .filter(|(u, _)| rest.starts_with(u))
-            .max_by_key(|(u, _)| u.len())
-            .ok_or_else(|| format!("invalid duration {text:?}"))?;
-        total += value * scale;
-        rest = &rest[unit.len()..];
-    }
-    Ok(SignedDuration::from_secs((total as i64).max(1)))
-}
-
 impl Schedule {
     /// Parses a schedule read in `zone`; a `TZ=` or `CRON_TZ=` prefix in
     /// the text overrides it, as in the library.
     pub fn parse(text: &str, zone: TimeZone) -> Result<Schedule, String> {
-        let mut text = text.trim();
-        let mut zone = zone;
-        if text.starts_with("TZ=") || text.starts_with("CRON_TZ=") {
-            let end = text.find(' ').unwrap_or(text.len());
-            let name = &text[text.find('=').map_or(0, |i| i + 1)..end];
-            zone = TimeZone::get(name).map_err(|_| format!("provided bad location {name}"))?;
-            text = text[end..].trim();
-        }
-        if text.is_empty() {
-            return Err("empty spec string".into());
-        }
-        if let Some(descriptor) = text.strip_prefix('@') {
-            let one = |b: u32| 1u64 << b;
-            let (minute, hour, dom, month, dow) = match descriptor {
-                "yearly" | "annually" => (one(0), one(0), one(1), one(1), all(&DOW)),
-                "monthly" => (one(0), one(0), one(1), all(&MONTH), all(&DOW)),
-                "weekly" => (one(0), one(0), all(&DOM), all(&MONTH), one(0)),
-                "daily" | "midnight" => (one(0), one(0), all(&DOM), all(&MONTH), all(&DOW)),
-                "hourly" => (one(0), all(&HOUR), all(&DOM), all(&MONTH), all(&DOW)),
-                d if d.starts_with("every ") => return Ok(Schedule::Every(every(&d[6..])?)),
-                _ => return Err(format!("unrecognized descriptor: {text}")),
-            };
-            return Ok(Schedule::Spec(Spec {
+        let schedule = cron::parse(text)?;
+        let zone = match schedule.zone {
+            Some(name) => {
+                TimeZone::get(&name).map_err(|_| format!("provided bad location {name}"))?
+            }
+            None => zone,
+        };
+        Ok(match schedule.parsed {
+            cron::Parsed::Fields {
+                minute,
+                hour,
+                dom,
+                month,
+                dow,
+            } => Schedule::Spec(Spec {
                 minute,
                 hour,
                 dom,
                 month,
                 dow,
                 zone,
-            }));
-        }
-        let fields: Vec<&str> = text.split_whitespace().collect();
-        if fields.len() != 5 {
-            return Err(format!(
-                "expected exactly 5 fields, found {}: {text}",
-                fields.len()
-            ));
-        }
-        Ok(Schedule::Spec(Spec {
-            minute: field(fields[0], &MINUTE)?,
-            hour: field(fields[1], &HOUR)?,
-            dom: field(fields[2], &DOM)?,
-            month: field(fields[3], &MONTH)?,
-            dow: field(fields[4], &DOW)?,
-            zone,
-        }))
+            }),
+            // The library's Every: whole seconds, at least one.
+            cron::Parsed::Every(seconds) => {
+                Schedule::Every(SignedDuration::from_secs((seconds as i64).max(1)))
+            }
+        })
     }
 
     /// The first activation strictly after `after`; `None` if there is

@@ -7,9 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use capstan_api::toleration::tolerates;
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
-    PodSpec, Taint, Toleration,
+    PodSpec, Toleration,
 };
 
 /// Upstream's `metav1.ObjectNameField`: the one field node affinity can
@@ -67,25 +68,6 @@ pub fn placement(node: &Node, template: Option<&PodSpec>) -> Placement {
     Placement {
         should_run: true,
         should_continue_running: true,
-    }
-}
-
-/// Upstream's Toleration.ToleratesTaint.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => {
-            toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-        "Exists" => true,
-        _ => false,
     }
 }
 
@@ -246,6 +228,7 @@ pub fn target_node(pod: &Pod) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Taint;
     use k8s_openapi::api::core::v1::{NodeSpec, PodSpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

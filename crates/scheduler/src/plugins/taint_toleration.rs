@@ -3,30 +3,12 @@
 
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
+pub use capstan_api::toleration::tolerates;
+
 use crate::framework::Status;
 use crate::snapshot::NodeInfo;
 
 pub const NAME: &str = "TaintToleration";
-
-/// Upstream's `Toleration.ToleratesTaint`.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => {
-            toleration.value.as_deref().unwrap_or_default()
-                == taint.value.as_deref().unwrap_or_default()
-        }
-        "Exists" => true,
-        _ => false,
-    }
-}
 
 /// The first NoSchedule or NoExecute taint no toleration tolerates.
 pub fn first_untolerated<'a>(taints: &'a [Taint], tolerations: &[Toleration]) -> Option<&'a Taint> {
