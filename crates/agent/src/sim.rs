@@ -5,7 +5,12 @@
 //! - `sim.capstan.dev/exit-after: "2s"`: the containers exit that long after
 //!   they start (every start, so a restarted container exits again);
 //! - `sim.capstan.dev/exit-code: "1"`: with that exit code (default 0);
-//! - `sim.capstan.dev/ready: "false"`: the containers are never ready.
+//! - `sim.capstan.dev/ready: "false"`: the containers are never ready;
+//! - `sim.capstan.dev/fail-indexes: "1,3-4"`: for Indexed Jobs, pods whose
+//!   `batch.kubernetes.io/job-completion-index` is listed exit with code 1,
+//!   the others with 0 (instead of `exit-code`);
+//! - `sim.capstan.dev/exit-indexes: "0"`: only pods whose completion index
+//!   is listed exit after `exit-after`; the others run until stopped.
 //!
 //! Without annotations containers run until the pod is stopped; asked to
 //! stop, they exit at once with code 0 (whatever the grace period). Init
@@ -27,6 +32,9 @@ use crate::runtime::{
 pub const EXIT_AFTER: &str = "sim.capstan.dev/exit-after";
 pub const EXIT_CODE: &str = "sim.capstan.dev/exit-code";
 pub const READY: &str = "sim.capstan.dev/ready";
+pub const FAIL_INDEXES: &str = "sim.capstan.dev/fail-indexes";
+pub const EXIT_INDEXES: &str = "sim.capstan.dev/exit-indexes";
+const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
 
 /// The runtime of hollow nodes. Every change of a container's state that
 /// happens on its own (an exit) is announced by sending the pod's uid.
@@ -49,12 +57,32 @@ impl Behaviour {
     pub fn of(pod: &Pod) -> Behaviour {
         let annotations = pod.metadata.annotations.as_ref();
         let get = |key: &str| annotations.and_then(|a| a.get(key)).map(|v| v.trim());
+        let index: Option<u32> = get(COMPLETION_INDEX).and_then(|v| v.parse().ok());
+        let listed =
+            |key: &str| get(key).map(|list| index.is_some_and(|ix| index_listed(list, ix)));
+        let mut exit_code = get(EXIT_CODE).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if let Some(failing) = listed(FAIL_INDEXES) {
+            exit_code = i32::from(failing);
+        }
+        let exits = listed(EXIT_INDEXES).unwrap_or(true);
         Behaviour {
-            exit_after: get(EXIT_AFTER).and_then(parse_duration),
-            exit_code: get(EXIT_CODE).and_then(|v| v.parse().ok()).unwrap_or(0),
+            exit_after: get(EXIT_AFTER).and_then(parse_duration).filter(|_| exits),
+            exit_code,
             never_ready: get(READY).is_some_and(|v| v.eq_ignore_ascii_case("false")),
         }
     }
+}
+
+/// Whether `index` is in a list like `1,3-5`; parts that do not parse are
+/// skipped.
+fn index_listed(list: &str, index: u32) -> bool {
+    list.split(',').map(str::trim).any(|part| {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        match (first.trim().parse::<u32>(), last.trim().parse::<u32>()) {
+            (Ok(first), Ok(last)) => (first..=last).contains(&index),
+            _ => false,
+        }
+    })
 }
 
 struct SimPod {
@@ -422,6 +450,28 @@ mod tests {
             Behaviour::of(&pod_with(&[(EXIT_CODE, "x")])),
             Behaviour::default()
         );
+    }
+
+    #[test]
+    fn behaviour_by_completion_index() {
+        let of = |index: &str, key: &str, list: &str| {
+            Behaviour::of(&pod_with(&[
+                (COMPLETION_INDEX, index),
+                (EXIT_AFTER, "1s"),
+                (EXIT_CODE, "7"),
+                (key, list),
+            ]))
+        };
+        assert_eq!(of("1", FAIL_INDEXES, "1,3-4").exit_code, 1);
+        assert_eq!(of("4", FAIL_INDEXES, "1,3-4").exit_code, 1);
+        assert_eq!(of("2", FAIL_INDEXES, "1,3-4").exit_code, 0);
+        let listed = of("0", EXIT_INDEXES, "0");
+        assert_eq!(listed.exit_after, Some(Duration::from_secs(1)));
+        assert_eq!(listed.exit_code, 7);
+        assert_eq!(of("2", EXIT_INDEXES, "0").exit_after, None);
+        // Without an index, a listed behaviour applies to nothing.
+        let plain = Behaviour::of(&pod_with(&[(EXIT_AFTER, "1s"), (FAIL_INDEXES, "0")]));
+        assert_eq!(plain.exit_code, 0);
     }
 
     #[tokio::test]

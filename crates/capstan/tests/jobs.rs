@@ -1,7 +1,8 @@
 //! Jobs and CronJobs on hollow nodes, driven with the real kubectl: pods
 //! run to completion, failures hit the backoff limit or the failure
-//! policy, Indexed Jobs get their indexes, deadlines, suspension and TTLs
-//! act, and CronJobs fire with upstream's job names and history limits.
+//! policy, Indexed Jobs get their indexes, per-index back-off limits and
+//! success policies, deadlines, suspension and TTLs act, and CronJobs fire
+//! with upstream's job names and history limits.
 
 mod support;
 
@@ -39,6 +40,39 @@ spec:
         image: busybox
 "
     )
+}
+
+/// An Indexed Job manifest with these pod annotations (`sim.capstan.dev/...`).
+fn indexed_yaml(name: &str, spec: &str, annotations: &[(&str, &str)]) -> String {
+    let annotations: String = annotations
+        .iter()
+        .map(|(k, v)| format!("        sim.capstan.dev/{k}: \"{v}\"\n"))
+        .collect();
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+spec:
+  completionMode: Indexed
+{spec}
+  template:
+    metadata:
+      annotations:
+{annotations}    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+"
+    )
+}
+
+fn index_of(pod: &Value) -> String {
+    pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn job(server: &TestServer, name: &str) -> Option<Value> {
@@ -251,6 +285,154 @@ fn indexed_job_runs_every_index_once() {
     }
     indexes.sort();
     assert_eq!(indexes, ["0", "1", "2"]);
+}
+
+#[test]
+fn backoff_limit_per_index_fails_only_the_failing_index() {
+    let server = server();
+    // The per-index fields are for Indexed Jobs only.
+    let refused = server.fails_stdin(
+        &["apply", "-f", "-"],
+        &job_yaml("plain", "  backoffLimitPerIndex: 1", Some("1s"), "0"),
+    );
+    assert!(
+        refused.contains(
+            "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode"
+        ),
+        "{refused}"
+    );
+
+    // Index 1 always fails: it gets one retry after the back-off, then is
+    // given up while the other indexes complete.
+    let spec = "  completions: 4\n  parallelism: 4\n  backoffLimitPerIndex: 1";
+    let annotations = [("exit-after", "1s"), ("fail-indexes", "1")];
+    server.ok_stdin(
+        &["apply", "-f", "-"],
+        &indexed_yaml("per-index", spec, &annotations),
+    );
+    // Index 1 fails at once and nothing else ends: with maxFailedIndexes 0
+    // the Job fails and its running pods are stopped.
+    let spec =
+        "  completions: 4\n  parallelism: 4\n  backoffLimitPerIndex: 0\n  maxFailedIndexes: 0";
+    let annotations = [
+        ("exit-after", "1s"),
+        ("fail-indexes", "1"),
+        ("exit-indexes", "1"),
+    ];
+    server.ok_stdin(
+        &["apply", "-f", "-"],
+        &indexed_yaml("max-failed", spec, &annotations),
+    );
+
+    let failed = wait_condition(&server, "max-failed", "Failed", Duration::from_secs(60));
+    assert_eq!(failed["reason"], "MaxFailedIndexesExceeded");
+    assert_eq!(
+        failed["message"],
+        "Job has exceeded the specified maximal number of failed indexes"
+    );
+    let done = job(&server, "max-failed").unwrap();
+    assert_eq!(done["status"]["failedIndexes"], "1");
+    // The pods stopped because the Job failed count as failed, as upstream.
+    assert_eq!(done["status"]["failed"], 4);
+    assert_eq!(done["status"]["active"].as_i64().unwrap_or(0), 0);
+    assert!(condition(&done, "FailureTarget").is_some());
+    wait_for(
+        "the running indexes to be stopped",
+        Duration::from_secs(30),
+        || {
+            let pods = job_pods(&server, "max-failed");
+            pods.iter()
+                .all(|p| {
+                    !p["metadata"]["deletionTimestamp"].is_null()
+                        || p["status"]["phase"] != "Running"
+                })
+                .then_some(())
+        },
+    );
+
+    let failed = wait_condition(&server, "per-index", "Failed", Duration::from_secs(90));
+    assert_eq!(failed["reason"], "FailedIndexes");
+    assert_eq!(failed["message"], "Job has failed indexes");
+    let done = job(&server, "per-index").unwrap();
+    let status = &done["status"];
+    assert_eq!(status["failedIndexes"], "1");
+    assert_eq!(status["completedIndexes"], "0,2,3");
+    assert_eq!(status["succeeded"], 3);
+    assert_eq!(status["failed"], 2);
+    // Each try of index 1 carries the failures of the index before it.
+    let mut counts: Vec<String> = job_pods(&server, "per-index")
+        .iter()
+        .filter(|p| index_of(p) == "1")
+        .map(|p| {
+            p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, ["0", "1"]);
+    let events = events_for(&server, "per-index");
+    assert!(events.contains("FailedIndexes"), "{events}");
+}
+
+#[test]
+fn success_policy_completes_before_every_index_finishes() {
+    let server = server();
+    // Only index 0 ever ends; the others run until the Job stops them.
+    let spec = "  completions: 4
+  parallelism: 4
+  successPolicy:
+    rules:
+    - succeededIndexes: \"0\"";
+    let annotations = [("exit-after", "1s"), ("exit-indexes", "0")];
+    server.ok_stdin(
+        &["apply", "-f", "-"],
+        &indexed_yaml("leader", spec, &annotations),
+    );
+    let complete = wait_condition(&server, "leader", "Complete", Duration::from_secs(60));
+    assert_eq!(complete["reason"], "SuccessPolicy");
+    assert_eq!(complete["message"], "Matched rules at index 0");
+    let done = job(&server, "leader").unwrap();
+    let met = condition(&done, "SuccessCriteriaMet").expect("SuccessCriteriaMet");
+    assert_eq!(met["reason"], "SuccessPolicy");
+    assert_eq!(met["message"], "Matched rules at index 0");
+    let status = &done["status"];
+    // Hollow containers stopped by the Job exit with code 0, so a stopped
+    // pod may still count as succeeded; index 0 is what met the policy.
+    let completed = status["completedIndexes"].as_str().unwrap_or_default();
+    assert!(
+        completed
+            .split(',')
+            .any(|i| i == "0" || i.starts_with("0-")),
+        "{completed}"
+    );
+    assert!(status["succeeded"].as_i64().unwrap_or(0) >= 1, "{status}");
+    assert_eq!(status["active"].as_i64().unwrap_or(0), 0);
+    assert!(status["completionTime"].is_string());
+    let pods = job_pods(&server, "leader");
+    assert!(
+        pods.iter()
+            .all(|p| p["status"]["phase"] != "Running"
+                || !p["metadata"]["deletionTimestamp"].is_null()),
+        "{pods:?}"
+    );
+
+    // A success policy needs an Indexed Job.
+    let refused = server.fails_stdin(
+        &["apply", "-f", "-"],
+        &job_yaml(
+            "plain",
+            "  successPolicy:\n    rules:\n    - succeededCount: 1",
+            Some("1s"),
+            "0",
+        ),
+    );
+    assert!(
+        refused.contains("spec.successPolicy: Invalid value:")
+            && refused.contains("requires indexed completion mode"),
+        "{refused}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::meta::{
 };
 use super::names::is_dns1123_label;
 use super::path::{
-    boolean, dig, dig_or_null, get, go_label_selector, go_string_map, int, s, same, Path,
+    arr, boolean, dig, dig_or_null, get, go_label_selector, go_string_map, int, s, same, Path,
 };
 use super::pod::validate_pod_template_spec;
 use crate::status::FieldError;
@@ -43,6 +43,14 @@ fn job_spec(spec: &Value, path: &Path) -> Vec<FieldError> {
     ] {
         errs.extend(nonnegative(int(spec, field), &path.child(field)));
     }
+    let per_index = int(spec, "backoffLimitPerIndex");
+    let max_failed = int(spec, "maxFailedIndexes");
+    if max_failed.is_some() && per_index.is_none() {
+        errs.push(
+            path.child("backoffLimitPerIndex")
+                .required("when maxFailedIndexes is specified"),
+        );
+    }
     if let Some(mode) = spec.get("completionMode").and_then(Value::as_str) {
         if mode != "NonIndexed" && mode != "Indexed" {
             errs.push(
@@ -63,6 +71,46 @@ fn job_spec(spec: &Value, path: &Path) -> Vec<FieldError> {
                     "must be less than or equal to 100000 when completion mode is Indexed",
                 ));
             }
+            errs.extend(per_index_limits(spec, path));
+        }
+    }
+    if s(spec, "completionMode") != "Indexed" {
+        for (field, value) in [
+            ("backoffLimitPerIndex", per_index),
+            ("maxFailedIndexes", max_failed),
+        ] {
+            if let Some(v) = value {
+                errs.push(
+                    path.child(field)
+                        .invalid(v, "requires indexed completion mode"),
+                );
+            }
+        }
+    }
+    for (i, rule) in dig_or_null(spec, &["podFailurePolicy", "rules"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if s(rule, "action") == "FailIndex" && per_index.is_none() {
+            let ap = path
+                .child("podFailurePolicy")
+                .child("rules")
+                .index(i)
+                .child("action");
+            errs.push(ap.invalid("FailIndex", "requires the backoffLimitPerIndex to be set"));
+        }
+    }
+    if let Some(policy) = get(spec, "successPolicy") {
+        let sp = path.child("successPolicy");
+        if s(spec, "completionMode") != "Indexed" {
+            errs.push(sp.invalid_shown(
+                &go_success_policy(policy),
+                "requires indexed completion mode",
+            ));
+        } else {
+            errs.extend(success_policy(policy, int(spec, "completions"), &sp));
         }
     }
     if let Some(policy) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
@@ -94,6 +142,158 @@ fn job_spec(spec: &Value, path: &Path) -> Vec<FieldError> {
         ));
     }
     errs
+}
+
+/// maxFailedIndexes against completions, and the caps of very large
+/// Indexed Jobs with backoffLimitPerIndex.
+fn per_index_limits(spec: &Value, path: &Path) -> Vec<FieldError> {
+    const COMPLETIONS_SOFT_LIMIT: i64 = 100_000;
+    const LIMIT_FOR_HIGH_COMPLETIONS: i64 = 10_000;
+    let mut errs = Vec::new();
+    let completions = int(spec, "completions");
+    let max_failed = int(spec, "maxFailedIndexes");
+    let mp = path.child("maxFailedIndexes");
+    if let (Some(c), Some(m)) = (completions, max_failed) {
+        if m > c {
+            errs.push(mp.invalid(m, "must be less than or equal to completions"));
+        }
+    }
+    if let Some(m) = max_failed.filter(|m| *m > COMPLETIONS_SOFT_LIMIT) {
+        errs.push(mp.invalid(m, "must be less than or equal to 100000"));
+    }
+    let high = completions.is_some_and(|c| c > COMPLETIONS_SOFT_LIMIT);
+    if high && int(spec, "backoffLimitPerIndex").is_some() {
+        const HIGH: &str = "must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index";
+        if max_failed.is_none() {
+            errs.push(mp.required("must be specified when completions is above 100000"));
+        }
+        if let Some(p) = int(spec, "parallelism").filter(|p| *p > LIMIT_FOR_HIGH_COMPLETIONS) {
+            errs.push(path.child("parallelism").invalid(p, HIGH));
+        }
+        if let Some(m) = max_failed.filter(|m| *m > LIMIT_FOR_HIGH_COMPLETIONS) {
+            errs.push(mp.invalid(m, HIGH));
+        }
+    }
+    errs
+}
+
+/// A success policy as Go's `%#v` prints it; rule fields are pointers,
+/// whose addresses mean nothing, so they are elided.
+fn go_success_policy(policy: &Value) -> String {
+    match policy.get("rules").and_then(Value::as_array) {
+        None => "batch.SuccessPolicy{Rules:[]batch.SuccessPolicyRule(nil)}".into(),
+        Some(rules) if rules.is_empty() => {
+            "batch.SuccessPolicy{Rules:[]batch.SuccessPolicyRule{}}".into()
+        }
+        Some(_) => "batch.SuccessPolicy{Rules:[]batch.SuccessPolicyRule{...}}".into(),
+    }
+}
+
+/// Upstream's validateSuccessPolicy.
+fn success_policy(policy: &Value, completions: Option<i64>, path: &Path) -> Vec<FieldError> {
+    const MAX_RULES: usize = 20;
+    const MAX_INDEXES_LENGTH: usize = 64 * 1024;
+    let mut errs = Vec::new();
+    let rules = arr(policy, "rules");
+    let rp = path.child("rules");
+    if rules.is_empty() {
+        errs.push(
+            rp.required("at least one rules must be specified when the successPolicy is specified"),
+        );
+    }
+    if rules.len() > MAX_RULES {
+        errs.push(rp.too_many(rules.len(), MAX_RULES));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let path = rp.index(i);
+        let indexes = rule.get("succeededIndexes").and_then(Value::as_str);
+        let count = int(rule, "succeededCount");
+        if indexes.is_none() && count.is_none() {
+            errs.push(
+                path.required(
+                    "at least one of succeededCount or succeededIndexes must be specified",
+                ),
+            );
+        }
+        let mut total = 0;
+        if let Some(text) = indexes {
+            let ip = path.child("succeededIndexes");
+            if text.len() > MAX_INDEXES_LENGTH {
+                errs.push(ip.too_long(MAX_INDEXES_LENGTH));
+            }
+            match indexes_total(text, completions.unwrap_or(0)) {
+                Ok(n) => total = n,
+                Err(err) => {
+                    errs.push(ip.invalid(text, &format!("error parsing succeededIndexes: {err}")))
+                }
+            }
+        }
+        if let Some(count) = count {
+            let cp = path.child("succeededCount");
+            errs.extend(nonnegative(Some(count), &cp));
+            if let Some(c) = completions.filter(|c| count > *c) {
+                errs.push(cp.invalid(
+                    count,
+                    &format!(
+                        "must be less than or equal to {c} (the number of specified completions)"
+                    ),
+                ));
+            }
+            if indexes.is_some() && count > total {
+                errs.push(cp.invalid(
+                    count,
+                    &format!("must be less than or equal to {total} (the number of indexes in the specified succeededIndexes field)"),
+                ));
+            }
+        }
+    }
+    errs
+}
+
+/// How many indexes `1,3-5` names, or why it is not a list of increasing
+/// intervals below `completions` (upstream's validateIndexesFormat).
+fn indexes_total(text: &str, completions: i64) -> Result<i64, String> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let number = |part: &str| -> Result<i64, String> {
+        let n = part
+            .parse::<i64>()
+            .map_err(|_| format!("cannot convert string to integer for index: {part:?}"))?;
+        if n >= completions {
+            return Err(format!("too large index: {part:?}"));
+        }
+        Ok(n)
+    };
+    let mut last: Option<i64> = None;
+    let mut total = 0;
+    for interval in text.split(',') {
+        let limits: Vec<&str> = interval.split('-').collect();
+        if limits.len() > 2 {
+            return Err(format!("the fragment {interval:?} violates the requirement that an index interval can have at most two parts separated by '-'"));
+        }
+        let first = number(limits[0])?;
+        let end = match limits.get(1) {
+            Some(part) => {
+                let end = number(part)?;
+                if first >= end {
+                    return Err(format!(
+                        "non-increasing order, previous: {first}, current: {end}"
+                    ));
+                }
+                end
+            }
+            None => first,
+        };
+        if let Some(previous) = last.filter(|l| *l >= first) {
+            return Err(format!(
+                "non-increasing order, previous: {previous}, current: {first}"
+            ));
+        }
+        total += end - first + 1;
+        last = Some(end);
+    }
+    Ok(total)
 }
 
 fn job_selector(spec: &Value, path: &Path) -> Vec<FieldError> {
@@ -341,6 +541,65 @@ mod tests {
         assert_eq!(text(validate_job(&job("Never"))), Vec::<String>::new());
         assert_eq!(text(validate_job(&job("Always"))), vec![
             "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+        ]);
+    }
+
+    #[test]
+    fn per_index_fields_need_indexed_jobs() {
+        let mut j = job("Never");
+        j["spec"]["backoffLimitPerIndex"] = json!(1);
+        j["spec"]["maxFailedIndexes"] = json!(2);
+        j["spec"]["successPolicy"] = json!({"rules": []});
+        j["spec"]["podFailurePolicy"] = json!({"rules": [{"action": "FailIndex",
+            "onExitCodes": {"operator": "In", "values": [1]}}]});
+        j["spec"]["podReplacementPolicy"] = json!("Failed");
+        assert_eq!(text(validate_job(&j)), vec![
+            "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode",
+            "spec.maxFailedIndexes: Invalid value: 2: requires indexed completion mode",
+            "spec.successPolicy: Invalid value: batch.SuccessPolicy{Rules:[]batch.SuccessPolicyRule{}}: requires indexed completion mode",
+        ]);
+        j["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("backoffLimitPerIndex");
+        j["spec"].as_object_mut().unwrap().remove("successPolicy");
+        assert_eq!(text(validate_job(&j)), vec![
+            "spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified",
+            "spec.maxFailedIndexes: Invalid value: 2: requires indexed completion mode",
+            "spec.podFailurePolicy.rules[0].action: Invalid value: \"FailIndex\": requires the backoffLimitPerIndex to be set",
+        ]);
+    }
+
+    #[test]
+    fn indexed_per_index_limits_and_success_policy() {
+        let mut j = job("Never");
+        j["spec"]["completionMode"] = json!("Indexed");
+        j["spec"]["completions"] = json!(4);
+        j["spec"]["backoffLimitPerIndex"] = json!(1);
+        j["spec"]["maxFailedIndexes"] = json!(2);
+        j["spec"]["successPolicy"] = json!({"rules": [
+            {"succeededIndexes": "0,2-3", "succeededCount": 2},
+            {"succeededCount": 4},
+        ]});
+        assert_eq!(text(validate_job(&j)), Vec::<String>::new());
+        j["spec"]["maxFailedIndexes"] = json!(5);
+        j["spec"]["successPolicy"] = json!({"rules": [
+            {"succeededIndexes": "0,2-4", "succeededCount": 5},
+            {"succeededIndexes": "2,1"},
+            {},
+        ]});
+        assert_eq!(text(validate_job(&j)), vec![
+            "spec.maxFailedIndexes: Invalid value: 5: must be less than or equal to completions",
+            "spec.successPolicy.rules[0].succeededIndexes: Invalid value: \"0,2-4\": error parsing succeededIndexes: too large index: \"4\"",
+            "spec.successPolicy.rules[0].succeededCount: Invalid value: 5: must be less than or equal to 4 (the number of specified completions)",
+            "spec.successPolicy.rules[0].succeededCount: Invalid value: 5: must be less than or equal to 0 (the number of indexes in the specified succeededIndexes field)",
+            "spec.successPolicy.rules[1].succeededIndexes: Invalid value: \"2,1\": error parsing succeededIndexes: non-increasing order, previous: 2, current: 1",
+            "spec.successPolicy.rules[2]: Required value: at least one of succeededCount or succeededIndexes must be specified",
+        ]);
+        j["spec"]["successPolicy"] = json!({"rules": []});
+        j["spec"]["maxFailedIndexes"] = json!(1);
+        assert_eq!(text(validate_job(&j)), vec![
+            "spec.successPolicy.rules: Required value: at least one rules must be specified when the successPolicy is specified",
         ]);
     }
 

@@ -1,6 +1,8 @@
 //! What the Job controller does through the API: create and delete pods,
 //! remove tracking finalizers, write status and record events.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -9,6 +11,10 @@ use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
 use super::memory::Memory;
+use super::per_index::{
+    has_backoff_limit_per_index, new_failure_counts, INDEX_FAILURE_COUNT,
+    INDEX_IGNORED_FAILURE_COUNT,
+};
 use super::policy::{has_tracking_finalizer, COMPLETION_INDEX, TRACKING_FINALIZER};
 use crate::events::EventRecorder;
 use crate::pods::{controller_ref, from_template};
@@ -34,11 +40,18 @@ impl Context {
             .await;
     }
 
-    /// Creates one pod of the Job, for `index` if the Job is Indexed;
-    /// remembers it until the cache shows it.
-    pub async fn create_pod(&self, job: &Job, key: &str, index: Option<u32>) -> Result<(), Error> {
+    /// Creates one pod of the Job, for `index` if the Job is Indexed (in
+    /// place of the failed pod `replaced`, if any); remembers it until the
+    /// cache shows it.
+    pub async fn create_pod(
+        &self,
+        job: &Job,
+        key: &str,
+        index: Option<u32>,
+        replaced: Option<&Pod>,
+    ) -> Result<(), Error> {
         let namespace = job.namespace().unwrap_or_default();
-        let pod = pod_for(job, index);
+        let pod = pod_for(job, index, replaced);
         match self
             .pods_api(&namespace)
             .create(&PostParams::default(), &pod)
@@ -138,19 +151,45 @@ impl Context {
 
     /// Writes the status, guarded by the resourceVersion it was read with.
     pub async fn update_status(&self, job: &Job) -> Result<Job, Error> {
-        let api: Api<Job> =
-            Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
-        Ok(api
+        let namespace = job.namespace().unwrap_or_default();
+        let api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
+        let written = api
             .replace_status(&job.name_any(), &PostParams::default(), job)
-            .await?)
+            .await?;
+        let key = format!("{namespace}/{}", job.name_any());
+        self.memory
+            .set_latest_version(&key, written.metadata.resource_version.clone());
+        Ok(written)
+    }
+
+    /// The Job as the API server has it when the cache has not yet shown
+    /// this controller's last status write: a pod event can arrive before
+    /// the Job's, and acting on the older status would, for one, recreate
+    /// pods of indexes already given up.
+    pub async fn latest(&self, cached: Arc<Job>, key: &str) -> Result<Arc<Job>, Error> {
+        let known = self.memory.latest_version(key);
+        if known.is_none() || known == cached.metadata.resource_version {
+            return Ok(cached);
+        }
+        let api: Api<Job> =
+            Api::namespaced(self.client.clone(), &cached.namespace().unwrap_or_default());
+        match api.get_opt(&cached.name_any()).await? {
+            Some(fresh) if fresh.metadata.uid == cached.metadata.uid => {
+                self.memory
+                    .set_latest_version(key, fresh.metadata.resource_version.clone());
+                Ok(Arc::new(fresh))
+            }
+            _ => Ok(cached),
+        }
     }
 }
 
 /// A pod of the Job from its template, as upstream's manageJob stamps it:
 /// the tracking finalizer, and for Indexed Jobs the index annotation and
 /// label, the hostname `<job>-<index>`, the JOB_COMPLETION_INDEX variable
-/// and the name prefix `<job>-<index>-`.
-pub fn pod_for(job: &Job, index: Option<u32>) -> Pod {
+/// and the name prefix `<job>-<index>-`; with backoffLimitPerIndex, the
+/// index's failure counts so far.
+pub fn pod_for(job: &Job, index: Option<u32>, replaced: Option<&Pod>) -> Pod {
     let name = job.name_any();
     let namespace = job.namespace().unwrap_or_default();
     let template = job
@@ -170,10 +209,18 @@ pub fn pod_for(job: &Job, index: Option<u32>) -> Pod {
     let Some(ix) = index else {
         return pod;
     };
-    pod.metadata
+    let annotations = pod
+        .metadata
         .annotations
-        .get_or_insert_with(Default::default)
-        .insert(COMPLETION_INDEX.into(), ix.to_string());
+        .get_or_insert_with(Default::default);
+    annotations.insert(COMPLETION_INDEX.into(), ix.to_string());
+    if has_backoff_limit_per_index(job) {
+        let (counted, ignored) = new_failure_counts(job, replaced);
+        annotations.insert(INDEX_FAILURE_COUNT.into(), counted.to_string());
+        if ignored > 0 {
+            annotations.insert(INDEX_IGNORED_FAILURE_COUNT.into(), ignored.to_string());
+        }
+    }
     pod.metadata
         .labels
         .get_or_insert_with(Default::default)

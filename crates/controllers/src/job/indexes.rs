@@ -1,5 +1,6 @@
-//! Completion indexes of an Indexed Job as upstream writes them in
-//! `status.completedIndexes`: ordered, merged ranges like `1,3-5,7`.
+//! Indexes of an Indexed Job as upstream writes them in
+//! `status.completedIndexes` and `status.failedIndexes`: ordered, merged
+//! ranges like `1,3-5,7` (a range of two is written `1,2`).
 
 use std::collections::BTreeSet;
 
@@ -37,6 +38,24 @@ impl Indexes {
         self.0.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// The indexes in either set.
+    pub fn union(&self, other: &Indexes) -> Indexes {
+        Indexes(self.0.union(&other.0).copied().collect())
+    }
+
+    /// How many of `self` are also in `other`.
+    pub fn count_in(&self, other: &Indexes) -> usize {
+        self.0.intersection(&other.0).count()
+    }
+
     /// The first `count` indexes below `completions` that are neither
     /// succeeded nor in `taken` (upstream's firstPendingIndexes).
     pub fn first_pending(&self, taken: &BTreeSet<u32>, count: usize, completions: u32) -> Vec<u32> {
@@ -61,6 +80,8 @@ impl std::fmt::Display for Indexes {
             .map(|(a, b)| {
                 if a == b {
                     a.to_string()
+                } else if a + 1 == b {
+                    format!("{a},{b}")
                 } else {
                     format!("{a}-{b}")
                 }
@@ -80,10 +101,13 @@ mod tests {
         set.insert(5);
         set.insert(0);
         set.insert(8);
-        assert_eq!(set.to_string(), "0-1,3-5,8");
+        assert_eq!(set.to_string(), "0,1,3-5,8");
         assert_eq!(set.total(), 6);
         assert_eq!(Indexes::parse("0-9", 3).to_string(), "0-2");
         assert_eq!(Indexes::parse("x,2", 3).to_string(), "2");
+        let other = Indexes::parse("4-9", 10);
+        assert_eq!(set.union(&other).to_string(), "0,1,3-9");
+        assert_eq!(set.count_in(&other), 3);
     }
 
     #[test]

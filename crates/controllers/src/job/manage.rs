@@ -2,7 +2,7 @@
 //! parallelism, remaining completions and pending indexes, suspension,
 //! and the back-off before a failed pod is replaced.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
@@ -11,10 +11,25 @@ use k8s_openapi::api::core::v1::Pod;
 use super::actions::Context;
 use super::indexes::Indexes;
 use super::memory::Backoff;
+use super::per_index::{creatable_now, has_backoff_limit_per_index};
 use super::policy::*;
 use super::sync::MAX_POD_CHANGES_PER_SYNC;
 use crate::pods::is_ready;
 use crate::Error;
+
+/// What an Indexed Job knows of its indexes in this pass.
+#[derive(Default)]
+pub struct IndexState<'a> {
+    pub succeeded: Indexes,
+    /// With backoffLimitPerIndex: the indexes out of retries.
+    pub failed: Option<Indexes>,
+    /// Indexes of pods still terminating, when only failed pods are
+    /// replaced: they get no second pod meanwhile.
+    pub terminating: BTreeSet<u32>,
+    /// With backoffLimitPerIndex: the last failed pod of each index that
+    /// waits for a replacement.
+    pub delayed: HashMap<u32, &'a Pod>,
+}
 
 pub struct Managed {
     pub active: i32,
@@ -33,7 +48,7 @@ pub async fn manage(
     key: &str,
     active_pods: &[&Pod],
     succeeded: i32,
-    succeeded_indexes: &Indexes,
+    index_state: &IndexState<'_>,
     terminating: i32,
     backoff: Backoff,
 ) -> Managed {
@@ -80,7 +95,9 @@ pub async fn manage(
     if missing == 0 {
         return outcome;
     }
-    if let Some(last) = backoff.last_failure {
+    // With backoffLimitPerIndex each index has its own back-off, below.
+    let per_index = has_backoff_limit_per_index(job);
+    if let Some(last) = backoff.last_failure.filter(|_| !per_index) {
         let since = Duration::try_from(jiff::Timestamp::now().duration_since(last))
             .unwrap_or(Duration::ZERO);
         let left = remaining_backoff(backoff.failures, since);
@@ -91,16 +108,25 @@ pub async fn manage(
     }
     missing = missing.min(MAX_POD_CHANGES_PER_SYNC);
     let indexes: Vec<Option<u32>> = if is_indexed(job) {
-        let running: BTreeSet<u32> = active_pods
+        let mut taken: BTreeSet<u32> = active_pods
             .iter()
             .filter_map(|p| completion_index(p))
             .collect();
+        taken.extend(index_state.terminating.iter().copied());
+        if let Some(failed) = &index_state.failed {
+            taken.extend(failed.iter());
+        }
         let completions = spec.completions.unwrap_or(0).max(0) as u32;
-        succeeded_indexes
-            .first_pending(&running, missing, completions)
-            .into_iter()
-            .map(Some)
-            .collect()
+        let mut pending = index_state
+            .succeeded
+            .first_pending(&taken, missing, completions);
+        if per_index {
+            let now = jiff::Timestamp::now();
+            let (ready, wait) = creatable_now(pending, &index_state.delayed, now);
+            outcome.requeue = wait;
+            pending = ready;
+        }
+        pending.into_iter().map(Some).collect()
     } else {
         vec![None; missing]
     };
@@ -113,9 +139,10 @@ pub async fn manage(
         if chunk.is_empty() {
             break;
         }
-        let results = futures_util::future::join_all(
-            chunk.into_iter().map(|ix| ctx.create_pod(job, key, ix)),
-        )
+        let results = futures_util::future::join_all(chunk.into_iter().map(|ix| {
+            let replaced = ix.and_then(|ix| index_state.delayed.get(&ix).copied());
+            ctx.create_pod(job, key, ix, replaced)
+        }))
         .await;
         let mut failed = false;
         for result in results {

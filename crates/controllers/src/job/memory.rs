@@ -1,7 +1,8 @@
 //! What the Job controller remembers between reconciles, as upstream keeps
 //! it in memory: pods it created or deleted that the cache has not shown
 //! yet (expectations), finalizers it removed that the cache still shows,
-//! and the failures since the last success that set the back-off.
+//! the failures since the last success that set the back-off, and the
+//! newest resourceVersion of the Job it knows of.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -56,6 +57,7 @@ struct JobMemory {
     expected_since: Option<Instant>,
     removed_finalizers: HashSet<String>,
     backoff: Backoff,
+    latest_version: Option<String>,
 }
 
 /// The memory of all Jobs, keyed by `namespace/name`.
@@ -138,6 +140,16 @@ impl Memory {
 
     pub fn set_backoff(&self, key: &str, backoff: Backoff) {
         self.with(key, |m| m.backoff = backoff);
+    }
+
+    /// The resourceVersion of the Job's last status write (or read), which
+    /// tells when the cache has not caught up with it yet.
+    pub fn latest_version(&self, key: &str) -> Option<String> {
+        self.with(key, |m| m.latest_version.clone())
+    }
+
+    pub fn set_latest_version(&self, key: &str, version: Option<String>) {
+        self.with(key, |m| m.latest_version = version);
     }
 
     pub fn forget(&self, key: &str) {

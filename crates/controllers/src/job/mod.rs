@@ -4,7 +4,9 @@
 //! - [`policy`]: which pods count as failed, the pod failure policy, the
 //!   back-off and the conditions.
 //! - [`manage`]: keeping the right number of pods running.
-//! - [`indexes`]: `status.completedIndexes` of Indexed Jobs.
+//! - [`indexes`]: `status.completedIndexes` and `status.failedIndexes`.
+//! - [`per_index`]: backoffLimitPerIndex and maxFailedIndexes.
+//! - [`success`]: the success policy of Indexed Jobs.
 //! - [`memory`]: expectations and back-off records kept between passes.
 //! - [`actions`]: pod creation and deletion, finalizers, status, events.
 //! - [`ttl`]: the TTL-after-finished controller that deletes finished Jobs.
@@ -13,7 +15,9 @@ mod actions;
 pub mod indexes;
 mod manage;
 mod memory;
+pub mod per_index;
 pub mod policy;
+mod success;
 mod sync;
 pub mod ttl;
 
@@ -98,6 +102,7 @@ pub async fn run(
 async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = job.namespace().unwrap_or_default();
     let key = format!("{namespace}/{}", job.name_any());
+    let job = ctx.latest(job, &key).await?;
     let managed_by = job.spec.as_ref().and_then(|s| s.managed_by.as_deref());
     if managed_by.is_some_and(|m| m != "kubernetes.io/job-controller") {
         return Ok(Action::await_change());

@@ -82,6 +82,8 @@ pub struct PolicyVerdict {
     pub fail_job: Option<String>,
     /// Whether the failure counts towards the backoffLimit.
     pub count: bool,
+    /// Whether a FailIndex rule matched: the pod's index fails at once.
+    pub fail_index: bool,
 }
 
 /// Upstream's matchPodFailurePolicy: the first rule that matches decides.
@@ -89,6 +91,7 @@ pub fn match_pod_failure_policy(policy: Option<&PodFailurePolicy>, pod: &Pod) ->
     let counted = PolicyVerdict {
         fail_job: None,
         count: true,
+        fail_index: false,
     };
     let Some(policy) = policy else {
         return counted;
@@ -129,19 +132,24 @@ pub fn match_pod_failure_policy(policy: Option<&PodFailurePolicy>, pod: &Pod) ->
         match rule.action.as_str() {
             "Ignore" => {
                 return PolicyVerdict {
-                    fail_job: None,
                     count: false,
+                    ..counted
                 }
             }
             "Count" => return counted,
             "FailJob" => {
                 return PolicyVerdict {
                     fail_job: Some(message),
-                    count: true,
+                    ..counted
                 }
             }
-            // FailIndex needs backoffLimitPerIndex; without it the rule is
-            // skipped, as upstream.
+            // Validation allows FailIndex only with backoffLimitPerIndex.
+            "FailIndex" => {
+                return PolicyVerdict {
+                    fail_index: true,
+                    ..counted
+                }
+            }
             _ => {}
         }
     }
@@ -403,7 +411,7 @@ mod tests {
             Some("Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 1")
         );
         let counted = match_pod_failure_policy(Some(&policy), &failed_pod(1, &[]));
-        assert!(counted.count && counted.fail_job.is_none());
+        assert!(counted.count && counted.fail_job.is_none() && !counted.fail_index);
         // Exit code 0 never matches an exit-code rule: the condition rule does.
         let disrupted = match_pod_failure_policy(
             Some(&policy),
@@ -411,6 +419,17 @@ mod tests {
         );
         assert!(!disrupted.count);
         assert!(match_pod_failure_policy(None, &failed_pod(42, &[])).count);
+    }
+
+    #[test]
+    fn fail_index_rule_counts_and_fails_the_index() {
+        let policy = PodFailurePolicy {
+            rules: vec![exit_rule("FailIndex", "In", vec![3])],
+        };
+        let verdict = match_pod_failure_policy(Some(&policy), &failed_pod(3, &[]));
+        assert!(verdict.count && verdict.fail_index && verdict.fail_job.is_none());
+        let other = match_pod_failure_policy(Some(&policy), &failed_pod(1, &[]));
+        assert!(other.count && !other.fail_index);
     }
 
     #[test]

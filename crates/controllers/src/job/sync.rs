@@ -13,7 +13,12 @@ use kube::runtime::events::EventType;
 
 use super::actions::Context;
 use super::indexes::Indexes;
+use super::manage::IndexState;
+use super::per_index::{
+    delayed_deletion, failed_indexes, failure_condition, has_backoff_limit_per_index,
+};
 use super::policy::*;
+use super::success::matched_rule;
 use crate::pods::{is_active, is_ready};
 use crate::Error;
 
@@ -130,11 +135,12 @@ pub async fn sync(
     }
 
     let mut previous_indexes = Indexes::default();
-    let mut succeeded_indexes = Indexes::default();
+    let mut index_state = IndexState::default();
+    let per_index = indexed && has_backoff_limit_per_index(&job);
     if indexed {
         let total = completions.unwrap_or(0).max(0) as u32;
         previous_indexes = Indexes::parse(status.completed_indexes.as_deref().unwrap_or(""), total);
-        succeeded_indexes = previous_indexes.clone();
+        let mut succeeded_indexes = previous_indexes.clone();
         for pod in pods
             .iter()
             .filter(|p| phase(p) == "Succeeded" && has_tracking_finalizer(p))
@@ -144,6 +150,31 @@ pub async fn sync(
             }
         }
         succeeded = succeeded_indexes.total() as i32;
+        if per_index {
+            let failed_indexes = failed_indexes(&job, pods, total, tracked);
+            if finished.is_none() {
+                finished = failure_condition(&job, &failed_indexes, &succeeded_indexes, total);
+            }
+            let done = succeeded_indexes.union(&failed_indexes);
+            index_state.delayed = delayed_deletion(&job, pods, &active_pods, &done, total, tracked);
+            index_state.failed = Some(failed_indexes);
+        }
+        if finished.is_none() {
+            let policy = spec.success_policy.as_ref();
+            if let Some(message) = matched_rule(policy, total, &succeeded_indexes) {
+                finished = Some(new_condition(
+                    "SuccessCriteriaMet",
+                    "True",
+                    "SuccessPolicy",
+                    &message,
+                ));
+            }
+        }
+        if only_replace_failed(&job) {
+            let terminating = pods.iter().filter(|p| is_terminating(p));
+            index_state.terminating = terminating.filter_map(|p| completion_index(p)).collect();
+        }
+        index_state.succeeded = succeeded_indexes;
     }
 
     let mut manage_error = None;
@@ -177,7 +208,7 @@ pub async fn sync(
                 key,
                 &active_pods,
                 succeeded,
-                &succeeded_indexes,
+                &index_state,
                 terminating,
                 backoff,
             )
@@ -263,10 +294,16 @@ pub async fn sync(
             continue;
         }
         let considered_failed = is_pod_failed(pod, &job);
+        // The last failure of an index keeps its finalizer until its
+        // replacement exists, which reads the failure count from it.
+        let awaits_replacement = per_index
+            && completion_index(pod)
+                .and_then(|ix| index_state.delayed.get(&ix))
+                .is_some_and(|kept| uid(kept) == uid(pod));
         let releasable = job.metadata.deletion_timestamp.is_some()
             || finished.is_some()
             || phase(pod) == "Succeeded"
-            || considered_failed;
+            || (considered_failed && !awaits_replacement);
         if !releasable {
             continue;
         }
@@ -277,7 +314,7 @@ pub async fn sync(
                 let fresh = completion_index(pod)
                     .filter(|ix| valid_index(pod) && !previous_indexes.contains(*ix));
                 if let Some(ix) = fresh {
-                    succeeded_indexes.insert(ix);
+                    index_state.succeeded.insert(ix);
                     needs_flush = true;
                 }
             } else if !new_uncounted_succeeded.contains(&id) {
@@ -297,12 +334,17 @@ pub async fn sync(
         }
     }
     if indexed {
-        let text = succeeded_indexes.to_string();
+        let text = index_state.succeeded.to_string();
         if status.completed_indexes.as_deref().unwrap_or("") != text {
             needs_flush = true;
         }
-        status.succeeded = Some(succeeded_indexes.total() as i32);
+        status.succeeded = Some(index_state.succeeded.total() as i32);
         status.completed_indexes = Some(text);
+        let failed_text = index_state.failed.as_ref().map(ToString::to_string);
+        if status.failed_indexes != failed_text {
+            status.failed_indexes = failed_text;
+            needs_flush = true;
+        }
     }
     status.uncounted_terminated_pods = Some(UncountedTerminatedPods {
         succeeded: Some(new_uncounted_succeeded),
