@@ -211,6 +211,21 @@ fn failing_pods_hit_the_backoff_limit_or_the_failure_policy() {
         &["apply", "-f", "-"],
         &job_yaml("fatal", policy, Some("1s"), "42"),
     );
+    // A rule must say what it matches, with codes in order.
+    let refused = server.fails_stdin(
+        &["apply", "-f", "-"],
+        &job_yaml(
+            "muddled",
+            "  podFailurePolicy:\n    rules:\n    - action: FailJob\n    - action: Count\n      onExitCodes: {operator: NotIn, values: [3, 1]}",
+            None,
+            "0",
+        ),
+    );
+    assert!(
+        refused.contains("spec.podFailurePolicy.rules[0]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required")
+            && refused.contains("spec.podFailurePolicy.rules[1].onExitCodes.values: Invalid value: []int32{3, 1}: must be ordered"),
+        "{refused}"
+    );
 
     let failed = wait_condition(&server, "fails", "Failed", Duration::from_secs(60));
     assert_eq!(failed["reason"], "BackoffLimitExceeded");

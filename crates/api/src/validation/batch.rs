@@ -87,20 +87,12 @@ fn job_spec(spec: &Value, path: &Path) -> Vec<FieldError> {
             }
         }
     }
-    for (i, rule) in dig_or_null(spec, &["podFailurePolicy", "rules"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if s(rule, "action") == "FailIndex" && per_index.is_none() {
-            let ap = path
-                .child("podFailurePolicy")
-                .child("rules")
-                .index(i)
-                .child("action");
-            errs.push(ap.invalid("FailIndex", "requires the backoffLimitPerIndex to be set"));
-        }
+    if let Some(policy) = get(spec, "podFailurePolicy") {
+        errs.extend(super::pod_failure_policy::validate(
+            spec,
+            policy,
+            &path.child("podFailurePolicy"),
+        ));
     }
     if let Some(policy) = get(spec, "successPolicy") {
         let sp = path.child("successPolicy");

@@ -19,6 +19,7 @@ mod networking;
 mod path;
 mod pod;
 mod pod_extra;
+mod pod_failure_policy;
 mod pod_update;
 pub mod quantity;
 mod rbac;
