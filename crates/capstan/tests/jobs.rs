@@ -101,6 +101,25 @@ fn job_pods(server: &TestServer, name: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// Whether a pod is no longer running or is on its way out.
+fn stopped_or_stopping(pod: &Value) -> bool {
+    pod["status"]["phase"] != "Running" || !pod["metadata"]["deletionTimestamp"].is_null()
+}
+
+/// Waits until none of the Job's pods runs on, as after the Job ended.
+fn wait_pods_stopped(server: &TestServer, name: &str) {
+    wait_for(
+        &format!("the pods of {name} to be stopped"),
+        Duration::from_secs(30),
+        || {
+            job_pods(server, name)
+                .iter()
+                .all(stopped_or_stopping)
+                .then_some(())
+        },
+    );
+}
+
 fn events_for(server: &TestServer, name: &str) -> String {
     server.ok(&[
         "get",
@@ -351,19 +370,7 @@ fn backoff_limit_per_index_fails_only_the_failing_index() {
     assert_eq!(done["status"]["failed"], 4);
     assert_eq!(done["status"]["active"].as_i64().unwrap_or(0), 0);
     assert!(condition(&done, "FailureTarget").is_some());
-    wait_for(
-        "the running indexes to be stopped",
-        Duration::from_secs(30),
-        || {
-            let pods = job_pods(&server, "max-failed");
-            pods.iter()
-                .all(|p| {
-                    !p["metadata"]["deletionTimestamp"].is_null()
-                        || p["status"]["phase"] != "Running"
-                })
-                .then_some(())
-        },
-    );
+    wait_pods_stopped(&server, "max-failed");
 
     let failed = wait_condition(&server, "per-index", "Failed", Duration::from_secs(90));
     assert_eq!(failed["reason"], "FailedIndexes");
@@ -426,12 +433,7 @@ fn success_policy_completes_before_every_index_finishes() {
     assert_eq!(status["active"].as_i64().unwrap_or(0), 0);
     assert!(status["completionTime"].is_string());
     let pods = job_pods(&server, "leader");
-    assert!(
-        pods.iter()
-            .all(|p| p["status"]["phase"] != "Running"
-                || !p["metadata"]["deletionTimestamp"].is_null()),
-        "{pods:?}"
-    );
+    assert!(pods.iter().all(stopped_or_stopping), "{pods:?}");
 
     // A success policy needs an Indexed Job.
     let refused = server.fails_stdin(
@@ -481,19 +483,7 @@ fn deadline_suspension_and_ttl() {
         failed["message"],
         "Job was active longer than specified deadline"
     );
-    wait_for(
-        "the slow job's pods to stop",
-        Duration::from_secs(30),
-        || {
-            let pods = job_pods(&server, "slow");
-            pods.iter()
-                .all(|p| {
-                    !p["metadata"]["deletionTimestamp"].is_null()
-                        || p["status"]["phase"] != "Running"
-                })
-                .then_some(())
-        },
-    );
+    wait_pods_stopped(&server, "slow");
 
     server.ok(&[
         "patch",
