@@ -179,6 +179,7 @@ fn observe_node<R: Runtime>(shared: &Arc<Shared<R>>, node: &Node) {
     let cidr = node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref());
     let mut addresses_arrived = false;
     if let Some(cidr) = cidr {
+        shared.runtime.set_pod_cidr(cidr);
         let mut network = slot.network();
         if network.is_none() {
             match PodNetwork::parse(cidr) {

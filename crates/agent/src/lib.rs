@@ -18,12 +18,19 @@
 //! ```
 
 mod agent;
+pub mod containerd;
+pub mod cri;
 mod heartbeat;
+pub mod images;
 pub mod ipam;
+mod local;
+pub mod machine;
 pub mod node;
 pub mod pods;
 pub mod runtime;
+pub mod server;
 pub mod sim;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -33,6 +40,7 @@ use std::sync::Arc;
 pub use k8s_openapi::api::core::v1::Taint;
 
 pub use heartbeat::{LEASE_DURATION_SECONDS, LEASE_NAMESPACE, RENEW_INTERVAL};
+pub use local::{run_node, NodeOptions};
 pub use node::NodeTemplate;
 pub use runtime::Runtime;
 

@@ -31,6 +31,15 @@ pub struct NodeTemplate {
     /// `containerRuntimeVersion` in the node's system info.
     pub runtime_version: String,
     pub os_image: String,
+    pub kernel_version: String,
+    /// `ephemeral-storage` capacity, where the node knows its disk.
+    pub ephemeral_storage: Option<String>,
+    /// The machine's ids (`/etc/machine-id`, the boot id); hollow nodes
+    /// make theirs up from their names.
+    pub machine_id: Option<String>,
+    pub boot_id: Option<String>,
+    /// The port of the node's endpoint (`daemonEndpoints.kubeletEndpoint`).
+    pub kubelet_port: i32,
 }
 
 impl Default for NodeTemplate {
@@ -43,6 +52,11 @@ impl Default for NodeTemplate {
             taints: Vec::new(),
             runtime_version: "sim://0.1.0".into(),
             os_image: "capstan hollow node".into(),
+            kernel_version: "capstan".into(),
+            ephemeral_storage: None,
+            machine_id: None,
+            boot_id: None,
+            kubelet_port: 10250,
         }
     }
 }
@@ -151,11 +165,14 @@ pub fn status(
     started: Timestamp,
     now: Timestamp,
 ) -> NodeStatus {
-    let resources = BTreeMap::from([
+    let mut resources = BTreeMap::from([
         ("cpu".to_string(), Quantity(template.cpu.clone())),
         ("memory".to_string(), Quantity(template.memory.clone())),
         ("pods".to_string(), Quantity(template.pods.clone())),
     ]);
+    if let Some(storage) = &template.ephemeral_storage {
+        resources.insert("ephemeral-storage".into(), Quantity(storage.clone()));
+    }
     let condition = |type_: &str, status: &str, reason: &str, message: &str, since| NodeCondition {
         type_: type_.into(),
         status: status.into(),
@@ -220,16 +237,18 @@ pub fn status(
             },
         ]),
         daemon_endpoints: Some(NodeDaemonEndpoints {
-            kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: template.kubelet_port,
+            }),
         }),
         node_info: Some(NodeSystemInfo {
             architecture: arch().into(),
-            boot_id: id.clone(),
+            boot_id: template.boot_id.clone().unwrap_or_else(|| id.clone()),
             container_runtime_version: template.runtime_version.clone(),
-            kernel_version: "capstan".into(),
+            kernel_version: template.kernel_version.clone(),
             kube_proxy_version: String::new(),
             kubelet_version: KUBELET_VERSION.into(),
-            machine_id: id.clone(),
+            machine_id: template.machine_id.clone().unwrap_or_else(|| id.clone()),
             operating_system: "linux".into(),
             os_image: template.os_image.clone(),
             system_uuid: id,

@@ -46,6 +46,25 @@ pub trait Runtime: Send + Sync + 'static {
         let _ = pod;
         async {}
     }
+
+    /// Brings files the pod's volumes show from the API (ConfigMaps,
+    /// Secrets) up to date in a running pod; returns when to do it again.
+    fn refresh_volumes(&self, pod: &Pod) -> impl Future<Output = Option<Duration>> + Send {
+        let _ = pod;
+        async { None }
+    }
+
+    /// Whether pods get their addresses from the runtime (CNI, called by
+    /// containerd) rather than from the agent's own allocator (sim).
+    fn assigns_addresses(&self) -> bool {
+        false
+    }
+
+    /// The node's podCIDR arrived: runtimes that set up pod networking
+    /// configure it (upstream's CRI `UpdateRuntimeConfig`).
+    fn set_pod_cidr(&self, cidr: &str) {
+        let _ = cidr;
+    }
 }
 
 /// What a runtime reports about one pod.
@@ -53,6 +72,8 @@ pub trait Runtime: Send + Sync + 'static {
 pub struct RuntimePodStatus {
     /// Whether the pod has a sandbox (network set up, containers can start).
     pub sandbox_ready: bool,
+    /// The sandbox's address, from runtimes that assign addresses.
+    pub ip: Option<String>,
     pub containers: Vec<RuntimeContainer>,
 }
 
@@ -96,26 +117,42 @@ pub struct ExitedContainer {
     pub started_at: Timestamp,
     pub finished_at: Timestamp,
     pub exit_code: i32,
+    /// The runtime's reason for the exit (`OOMKilled`), if it gave one.
+    pub reason: Option<String>,
 }
 
 impl ExitedContainer {
-    /// The reason upstream reports for an exit: `Completed` or `Error`.
-    pub fn reason(&self) -> &'static str {
-        if self.exit_code == 0 {
-            "Completed"
-        } else {
-            "Error"
+    /// The reason upstream reports for an exit: the runtime's
+    /// (`OOMKilled`), else `Completed` or `Error`.
+    pub fn reason(&self) -> &str {
+        match self.reason.as_deref() {
+            Some(reason) if !reason.is_empty() => reason,
+            _ if self.exit_code == 0 => "Completed",
+            _ => "Error",
         }
     }
 }
 
-/// A runtime call that failed.
+/// A runtime call that failed, with the reason a waiting container
+/// reports for it (`ErrImagePull`, `CreateContainerError`, ...).
 #[derive(Clone, Debug, PartialEq)]
-pub struct RuntimeError(pub String);
+pub struct RuntimeError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl RuntimeError {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> RuntimeError {
+        RuntimeError {
+            reason,
+            message: message.into(),
+        }
+    }
+}
 
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}: {}", self.reason, self.message)
     }
 }
 

@@ -241,6 +241,7 @@ impl Runtime for SimRuntime {
                             started_at: c.started_at,
                             finished_at,
                             exit_code,
+                            reason: None,
                         }),
                         None => ContainerState::Running {
                             started_at: c.started_at,
@@ -259,6 +260,7 @@ impl Runtime for SimRuntime {
                                 started_at,
                                 finished_at,
                                 exit_code,
+                                reason: None,
                             },
                         ),
                         ready: Some(!pod.behaviour.never_ready),
@@ -267,6 +269,7 @@ impl Runtime for SimRuntime {
                 .collect();
         RuntimePodStatus {
             sandbox_ready: pod.sandbox_ready,
+            ip: None,
             containers,
         }
     }

@@ -16,6 +16,7 @@ use crate::discovery;
 use crate::input::{
     delete_options, read_at, read_body, read_object, watch_request, with_warnings, FieldValidation,
 };
+use crate::kubelet::KubeletClient;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::openapi::OpenApi;
 use crate::registry::ReadAt;
@@ -35,6 +36,8 @@ pub struct ApiServer {
     pub ready: AtomicBool,
     pub metrics: Arc<Metrics>,
     pub openapi: OpenApi,
+    /// The client of nodes' endpoints, for `pods/log`.
+    pub kubelet: KubeletClient,
 }
 
 impl ApiServer {
@@ -199,6 +202,10 @@ impl ApiServer {
             if !resource.has_subresource(subresource) {
                 return Err(ApiError::not_found_path());
             }
+        }
+        if (target.verb, subresource) == ("get", Some("log")) {
+            let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
+            return crate::logs::serve(&self.rest, &self.kubelet, namespace, name, query).await;
         }
         let shape = Shape::negotiate(accept, query.get("includeObject"))?;
         let options = WriteOptions {

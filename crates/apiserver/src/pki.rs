@@ -1,6 +1,8 @@
 //! The cluster's certificates, made on first start and kept in the data dir:
-//! a CA, the API server's serving certificate and the admin's client
-//! certificate, plus the admin kubeconfig that uses them.
+//! a CA, the API server's serving certificate, the admin's client
+//! certificate and the API server's client certificate for nodes
+//! (`apiserver-kubelet-client`), plus the admin kubeconfig that uses them.
+//! Nodes' serving certificates are issued on demand.
 //!
 //! The CA and the admin certificate are reused as long as they exist. The
 //! serving certificate is made again whenever the names it must cover
@@ -50,6 +52,13 @@ impl Pki {
     pub fn admin_key(&self) -> PathBuf {
         self.dir.join("admin.key")
     }
+    /// The API server's client certificate for nodes' endpoints.
+    pub fn kubelet_client_cert(&self) -> PathBuf {
+        self.dir.join("apiserver-kubelet-client.crt")
+    }
+    pub fn kubelet_client_key(&self) -> PathBuf {
+        self.dir.join("apiserver-kubelet-client.key")
+    }
 
     /// Makes whatever is missing or out of date. `names` are the serving
     /// certificate's subject alternative names (DNS names and addresses).
@@ -73,6 +82,7 @@ impl Pki {
             // A new CA invalidates everything it signed before.
             let _ = fs::remove_file(self.serving_cert());
             let _ = fs::remove_file(self.admin_cert());
+            let _ = fs::remove_file(self.kubelet_client_cert());
         }
         let ca_key = KeyPair::from_pem(&fs::read_to_string(self.ca_key())?).map_err(tls_error)?;
         let ca = Issuer::from_ca_cert_pem(&fs::read_to_string(self.ca_cert())?, ca_key)
@@ -98,7 +108,39 @@ impl Pki {
             let params = client_params("system:admin", &["system:masters"]);
             self.issue(&params, &ca, &self.admin_cert(), &self.admin_key())?;
         }
+
+        if !self.kubelet_client_cert().exists() || !self.kubelet_client_key().exists() {
+            // As upstream's kubeadm names it.
+            let params = client_params("kube-apiserver-kubelet-client", &["system:masters"]);
+            let (cert, key) = (self.kubelet_client_cert(), self.kubelet_client_key());
+            self.issue(&params, &ca, &cert, &key)?;
+        }
         Ok(())
+    }
+
+    /// A serving certificate for the endpoint of node `node` (what its
+    /// kubelet serves on port 10250), covering `names` (its addresses and
+    /// host names), signed by the cluster CA; not kept.
+    pub fn node_serving(&self, node: &str, names: &[String]) -> io::Result<NodeServing> {
+        let ca_cert = fs::read_to_string(self.ca_cert())?;
+        let ca_key = KeyPair::from_pem(&fs::read_to_string(self.ca_key())?).map_err(tls_error)?;
+        let ca = Issuer::from_ca_cert_pem(&ca_cert, ca_key).map_err(tls_error)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = name(&format!("system:node:{node}"), Some(&["system:nodes"]));
+        params.subject_alt_names = names.iter().map(|n| san(n)).collect::<io::Result<_>>()?;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+        let key = KeyPair::generate().map_err(tls_error)?;
+        let cert = params.signed_by(&key, &ca).map_err(tls_error)?;
+        Ok(NodeServing {
+            ca_cert,
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        })
     }
 
     fn issue(
@@ -145,6 +187,13 @@ preferences: {{}}
             key = encode(self.admin_key())?,
         ))
     }
+}
+
+/// A node's serving certificate and key and the CA that signed it, PEM.
+pub struct NodeServing {
+    pub ca_cert: String,
+    pub cert: String,
+    pub key: String,
 }
 
 /// Writes the admin kubeconfig to `path`, readable by its owner only.
@@ -262,5 +311,30 @@ mod tests {
         assert_ne!(fs::read(pki.serving_cert()).unwrap(), serving);
         let kubeconfig = pki.admin_kubeconfig("https://127.0.0.1:6443").unwrap();
         assert!(kubeconfig.contains("server: https://127.0.0.1:6443"));
+    }
+
+    #[test]
+    fn nodes_get_certificates_of_the_cluster_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::new(dir.path());
+        pki.ensure(&serving_names("10.43.0.1".parse().unwrap(), &[]))
+            .unwrap();
+        let client = fs::read(pki.kubelet_client_cert()).unwrap();
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(&client).unwrap();
+        let cert = parsed.parse_x509().unwrap();
+        let subject = cert.subject().to_string();
+        assert!(
+            subject.contains("CN=kube-apiserver-kubelet-client"),
+            "{subject}"
+        );
+        assert!(subject.contains("O=system:masters"), "{subject}");
+        let names = ["node-1".to_string(), "192.0.2.7".to_string()];
+        let serving = pki.node_serving("node-1", &names).unwrap();
+        assert_eq!(serving.ca_cert, fs::read_to_string(pki.ca_cert()).unwrap());
+        let (_, parsed) = x509_parser::pem::parse_x509_pem(serving.cert.as_bytes()).unwrap();
+        let cert = parsed.parse_x509().unwrap();
+        assert!(cert.subject().to_string().contains("CN=system:node:node-1"));
+        let sans = cert.subject_alternative_name().unwrap().unwrap().value;
+        assert_eq!(sans.general_names.len(), 2);
     }
 }

@@ -23,6 +23,7 @@ use crate::allocator::Cidr;
 use crate::authn::{user_from_certificate, TokenAuthenticator};
 use crate::authz::{AllowAuthenticated, Chain};
 use crate::handler::ApiServer;
+use crate::kubelet::KubeletClient;
 use crate::metrics::{MeteredStore, Metrics};
 use crate::pki::{self, Pki};
 use crate::registry::Registry;
@@ -73,6 +74,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         .map_err(|error| error.to_string())?
         .map_err(|error| format!("{}: {error}", pki.dir.display()))?;
     let tls = tls_config(&pki)?;
+    let kubelet = KubeletClient::new(&pki)?;
     let tokens = match &config.token_auth_file {
         Some(path) => TokenAuthenticator::from_file(path)?,
         None => TokenAuthenticator::default(),
@@ -114,6 +116,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         ready: AtomicBool::new(false),
         metrics,
         openapi: Default::default(),
+        kubelet,
     });
     let (stop, stopped) = watch::channel(false);
     let accept_loop = tokio::spawn(accept(

@@ -264,7 +264,12 @@ impl Server {
             .arg("server")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--bind-address", "127.0.0.1", "--https-port"])
+            .args([
+                "--disable-agent",
+                "--bind-address",
+                "127.0.0.1",
+                "--https-port",
+            ])
             .arg(port.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -264,7 +264,13 @@ impl Server {
             .arg("server")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--bind-address", "127.0.0.1", "--https-port", "0"])
+            .args([
+                "--disable-agent",
+                "--bind-address",
+                "127.0.0.1",
+                "--https-port",
+                "0",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

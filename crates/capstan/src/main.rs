@@ -1,9 +1,12 @@
 //! `capstan`: Kubernetes in one binary.
 
+mod images;
+mod killall;
 mod leader;
 mod server;
 mod sim;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +24,36 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once; boxing the server's many flags would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the control plane (API server and store) on this machine.
     Server(server::ServerArgs),
     /// Run hollow nodes (sim runtime, no containers) against a cluster.
     Sim(sim::SimArgs),
+    /// Manage the images of the agent's containerd.
+    Images(images::ImagesArgs),
+    /// Stop every container, shim, mount and the containerd of an agent's
+    /// data dir.
+    Killall(killall::KillallArgs),
+}
+
+fn is_root() -> bool {
+    capstan_agent::machine::is_root()
+}
+
+/// The data dir when none is given: /var/lib/capstan as root, else
+/// ~/.capstan (as `capstan server` chooses it).
+fn default_data_dir() -> PathBuf {
+    if is_root() {
+        PathBuf::from("/var/lib/capstan")
+    } else {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        home.join(".capstan")
+    }
 }
 
 fn main() -> ExitCode {
@@ -68,6 +95,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Sim(args) => runtime.block_on(sim::run(args)),
+        Command::Images(args) => runtime.block_on(images::run(args)),
+        Command::Killall(args) => killall::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,13 +57,28 @@ pub struct ServerArgs {
     /// Run no node agent on this machine.
     #[arg(long)]
     disable_agent: bool,
+    /// Name of this machine's node [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    node_name: Option<String>,
+    /// Port of the node's endpoint (logs), which the node posts as its
+    /// kubelet port; 0 picks a free one.
+    #[arg(long, default_value_t = 10250, value_name = "PORT")]
+    kubelet_port: u16,
+    /// Use this CRI socket instead of starting containerd.
+    #[arg(long, value_name = "SOCKET")]
+    container_runtime_endpoint: Option<PathBuf>,
+    /// Registry mirrors and settings (registries.yaml, as k3s reads it)
+    /// [default: DIR/registries.yaml when it exists]
+    #[arg(long, value_name = "FILE")]
+    private_registry: Option<PathBuf>,
     /// Static bearer tokens: CSV lines of token,user,uid,"group1,group2".
     #[arg(long, value_name = "FILE")]
     token_auth_file: Option<PathBuf>,
     /// More names or addresses for the serving certificate.
     #[arg(long = "tls-san", value_name = "NAME")]
     tls_sans: Vec<String>,
-    /// Run this many hollow nodes in this process (sim runtime, no containers).
+    /// Run this many hollow nodes in this process (sim runtime, no
+    /// containers) instead of this machine's agent.
     #[arg(long, default_value_t = 0, value_name = "N")]
     sim_nodes: usize,
     /// Run no controller manager in this server (API semantics alone).
@@ -126,27 +141,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-fn default_data_dir() -> PathBuf {
-    // The effective user, read from /proc rather than through libc.
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(|uid| uid == "0"))
-        })
-        .unwrap_or(false);
-    if root {
-        PathBuf::from("/var/lib/capstan")
-    } else {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
-        home.join(".capstan")
-    }
-}
-
 /// Makes sure the data dir exists and can be written.
 fn prepare_data_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|error| format!("data dir {}: {error}", dir.display()))?;
@@ -196,7 +190,10 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
     // Listen for signals before anything starts, so that a SIGTERM during
     // start-up still shuts down cleanly.
     let stop = Signals::install()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::default_data_dir);
     prepare_data_dir(&data_dir)?;
     // A bad scheduler configuration stops the start, as upstream's does.
     let scheduler = capstan_scheduler::SchedulerOptions {
@@ -234,8 +231,6 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         "capstan: try: KUBECONFIG={} kubectl get namespaces",
         shown.display()
     ));
-    // Accepted now; the node agent arrives with the runtime.
-    let _ = args.disable_agent;
     // After the ready line: the components are clients and need not delay it.
     // One client per component, each named in its User-Agent as upstream's
     // binaries are, which is also the field manager of its writes.
@@ -285,6 +280,21 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
             ..capstan_agent::SimOptions::default()
         };
         components.spawn(|shutdown| capstan_agent::run_sim(kubelet, sim, shutdown));
+    } else if !args.disable_agent {
+        let default_registries = data_dir.join("registries.yaml");
+        let node = capstan_agent::NodeOptions {
+            data_dir: data_dir.clone(),
+            node_name: args.node_name.clone(),
+            kubelet_port: Some(args.kubelet_port),
+            kubelet_tls: node_serving(&data_dir, args.node_name.as_deref()),
+            container_runtime_endpoint: args.container_runtime_endpoint.clone(),
+            private_registry: args
+                .private_registry
+                .clone()
+                .or_else(|| default_registries.exists().then_some(default_registries)),
+            ..capstan_agent::NodeOptions::default()
+        };
+        components.spawn(|shutdown| capstan_agent::run_node(kubelet, node, shutdown));
     }
 
     stop.wait().await;
@@ -295,6 +305,33 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         sqlite.close().await;
     }
     Ok(())
+}
+
+/// The serving certificate of this machine's node endpoint, from the
+/// cluster CA, for its name and addresses; None (and why) on failure.
+fn node_serving(
+    data_dir: &Path,
+    node_name: Option<&str>,
+) -> Option<capstan_agent::server::ServingTls> {
+    let name = node_name.map_or_else(capstan_agent::machine::hostname, str::to_string);
+    let host_ip = capstan_agent::machine::host_ip().to_string();
+    let names = [
+        name.clone(),
+        host_ip,
+        "localhost".into(),
+        "127.0.0.1".into(),
+    ];
+    match capstan_apiserver::pki::Pki::new(data_dir).node_serving(&name, &names) {
+        Ok(issued) => Some(capstan_agent::server::ServingTls {
+            ca_cert: issued.ca_cert,
+            cert: issued.cert,
+            key: issued.key,
+        }),
+        Err(error) => {
+            eprintln!("capstan: no certificate for the node's endpoint: {error}");
+            None
+        }
+    }
 }
 
 /// A client of the API server in this process, as the admin, naming

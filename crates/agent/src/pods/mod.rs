@@ -3,6 +3,7 @@
 //! ending): at most one sync per pod at a time, and no task per pod while
 //! nothing happens, so idle pods cost only their entry.
 
+pub mod env;
 mod plan;
 mod record;
 mod status;
@@ -41,6 +42,9 @@ pub struct Entry {
     /// The last status written (hash) and the server's status right after
     /// (hash), to not write the same again.
     sent: Option<(u64, u64)>,
+    /// When a timer will sync the pod again: one timer at a time, so
+    /// syncs that each ask for one do not pile them up.
+    timer: Option<tokio::time::Instant>,
 }
 
 impl Entry {
@@ -53,12 +57,15 @@ impl Entry {
             dirty: false,
             backoff: Vec::new(),
             sent: None,
+            timer: None,
         }
     }
 }
 
 /// How long to wait before retrying a sync that failed.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long to wait before pulling an image again after a failed pull.
+const IMAGE_RETRY: Duration = Duration::from_secs(10);
 /// Grace period when a pod names none (upstream's default).
 const DEFAULT_GRACE_SECONDS: i64 = 30;
 /// Bound on start rounds per sync (each round may start the next init
@@ -201,11 +208,27 @@ async fn finish<R: Runtime>(shared: &Arc<Shared<R>>, uid: String, wake: Option<D
         }
         Some(false) => {}
     }
-    if let Some(after) = wake {
-        let queue = shared.queue.clone();
+    let Some(after) = wake else {
+        return;
+    };
+    let at = tokio::time::Instant::now() + after;
+    let arm = match shared.entries().get_mut(&uid) {
+        Some(entry) if entry.timer.is_none_or(|pending| pending > at) => {
+            entry.timer = Some(at);
+            true
+        }
+        _ => false,
+    };
+    if arm {
+        let shared = shared.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = queue.send(uid);
+            tokio::time::sleep_until(at).await;
+            if let Some(entry) = shared.entries().get_mut(&uid) {
+                if entry.timer == Some(at) {
+                    entry.timer = None;
+                }
+            }
+            let _ = shared.queue.send(uid);
         });
     }
 }
@@ -268,7 +291,7 @@ async fn sync<R: Runtime>(shared: &Shared<R>, uid: &str) -> Option<Duration> {
 
     let pod_ip = if host_network {
         Some(slot.host_ip)
-    } else if ip.is_some() || terminal {
+    } else if ip.is_some() || terminal || shared.runtime.assigns_addresses() {
         ip
     } else {
         // The sandbox needs an address: wait for the node's podCIDR.
@@ -318,26 +341,44 @@ async fn sync<R: Runtime>(shared: &Shared<R>, uid: &str) -> Option<Duration> {
             if plan.start.is_empty() {
                 break;
             }
+            let mut failed = false;
             for (container, attempt) in &plan.start {
                 if let Err(error) = shared
                     .runtime
                     .start_container(&pod, container, *attempt)
                     .await
                 {
-                    tracing::warn!(pod = %pod_key(&pod), container = %container.name, %error, "starting");
-                    wake = Some(RETRY);
+                    tracing::info!(pod = %pod_key(&pod), container = %container.name, %error, "starting");
+                    // A registry is not asked again at once.
+                    wake = Some(match error.reason {
+                        "ErrImagePull" => IMAGE_RETRY,
+                        _ => RETRY,
+                    });
+                    waiting.push((container.name.clone(), error.reason.into(), error.message));
+                    failed = true;
                 }
             }
             runtime = shared.runtime.pod_status(uid).await;
+            if failed {
+                break;
+            }
         }
     }
+    if !terminal && runtime.sandbox_ready {
+        if let Some(again) = shared.runtime.refresh_volumes(&pod).await {
+            wake = Some(wake.map_or(again, |w| w.min(again)));
+        }
+    }
+    let pod_ip = pod_ip
+        .map(|ip| ip.to_string())
+        .or_else(|| runtime.ip.clone().filter(|_| !host_network));
 
     let status = generate(
         &pod,
         &Inputs {
             runtime: &runtime,
             waiting: &waiting,
-            pod_ip: pod_ip.map(|ip| ip.to_string()),
+            pod_ip,
             host_ip: &slot.host_ip.to_string(),
             terminal,
             now: Timestamp::now(),

@@ -223,6 +223,7 @@ mod tests {
                 started_at: finished,
                 finished_at: finished,
                 exit_code: code,
+                reason: None,
             }),
             previous: None,
             ready: None,
@@ -245,6 +246,7 @@ mod tests {
         assert_eq!(started(&plan(&pod, &none, &mut backoff, now)), [("i1", 0)]);
         let first_done = RuntimePodStatus {
             sandbox_ready: true,
+            ip: None,
             containers: vec![exited("i1", 0, 0, now)],
         };
         assert_eq!(
@@ -253,6 +255,7 @@ mod tests {
         );
         let both_done = RuntimePodStatus {
             sandbox_ready: true,
+            ip: None,
             containers: vec![exited("i1", 0, 0, now), exited("i2", 0, 0, now)],
         };
         assert_eq!(
@@ -274,6 +277,7 @@ mod tests {
             let pod = pod(policy, &[], &["app"]);
             let status = RuntimePodStatus {
                 sandbox_ready: true,
+                ip: None,
                 containers: vec![exited("app", 0, code, now)],
             };
             let plan = plan(&pod, &status, &mut Vec::new(), now);
@@ -288,6 +292,7 @@ mod tests {
         let t0 = Timestamp::now();
         let status = |attempt, at| RuntimePodStatus {
             sandbox_ready: true,
+            ip: None,
             containers: vec![exited("app", attempt, 1, at)],
         };
         // The first restart is immediate.

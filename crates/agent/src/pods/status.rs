@@ -165,11 +165,17 @@ fn container_status(
     is_init: bool,
 ) -> ContainerStatus {
     let image = container.image.clone().unwrap_or_default();
+    let held_back = inputs
+        .waiting
+        .iter()
+        .find(|(name, _, _)| *name == container.name);
     let Some(found) = inputs.runtime.container(&container.name) else {
-        let reason = if has_init {
-            "PodInitializing"
-        } else {
-            "ContainerCreating"
+        // Never started: creating, or held back (an image that does not
+        // pull, a config error).
+        let (reason, message) = match held_back {
+            Some((_, reason, message)) => (reason.as_str(), Some(message.clone())),
+            None if has_init => ("PodInitializing", None),
+            None => ("ContainerCreating", None),
         };
         return ContainerStatus {
             name: container.name.clone(),
@@ -177,7 +183,7 @@ fn container_status(
             state: Some(ApiState {
                 waiting: Some(ContainerStateWaiting {
                     reason: Some(reason.into()),
-                    message: None,
+                    message,
                 }),
                 ..ApiState::default()
             }),
@@ -188,10 +194,6 @@ fn container_status(
             ..ContainerStatus::default()
         };
     };
-    let held_back = inputs
-        .waiting
-        .iter()
-        .find(|(name, _, _)| *name == container.name);
     let (state, last_state, running) = match (&found.state, held_back) {
         (ContainerState::Running { started_at }, _) => (
             ApiState {

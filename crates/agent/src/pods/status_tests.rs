@@ -49,6 +49,7 @@ fn exited(name: &str, attempt: u32, code: i32) -> RuntimeContainer {
             started_at: Timestamp::UNIX_EPOCH,
             finished_at: Timestamp::UNIX_EPOCH,
             exit_code: code,
+            reason: None,
         }),
         ..running(name, true)
     }
@@ -66,6 +67,7 @@ fn status_with(
 ) -> PodStatus {
     let runtime = RuntimePodStatus {
         sandbox_ready: !terminal,
+        ip: None,
         containers,
     };
     generate(

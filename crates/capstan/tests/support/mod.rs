@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod images;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -24,8 +27,20 @@ impl TestServer {
         TestServer::start_with(&[])
     }
 
+    /// A server without this machine's agent (tests of the control plane
+    /// run no containers).
     pub fn start_with(extra_args: &[&str]) -> TestServer {
-        let dir = tempfile::tempdir().expect("temporary data dir");
+        let mut args = vec!["--disable-agent"];
+        args.extend_from_slice(extra_args);
+        TestServer::start_raw(&args)
+    }
+
+    /// A server with exactly these flags.
+    pub fn start_raw(extra_args: &[&str]) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("capstan-")
+            .tempdir()
+            .expect("temporary data dir");
         let mut server = TestServer {
             dir,
             port: 0,

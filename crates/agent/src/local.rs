@@ -1,0 +1,152 @@
+//! The agent of this machine: real containers through CRI. By default it
+//! starts and supervises its own containerd, as k3s does; given a CRI
+//! socket it uses that runtime instead.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::containerd::{self, ContainerdOptions};
+use crate::cri::CriRuntime;
+use crate::node::NodeSlot;
+use crate::server::{self, Finder, ServingTls};
+use crate::{agent, images, machine, Taint};
+
+/// How to run this machine's agent.
+#[derive(Clone, Debug, Default)]
+pub struct NodeOptions {
+    /// The data dir; the agent keeps its state in `<data_dir>/agent`.
+    pub data_dir: PathBuf,
+    /// The node's name [default: the host name].
+    pub node_name: Option<String>,
+    /// An existing CRI socket to use instead of starting containerd.
+    pub container_runtime_endpoint: Option<PathBuf>,
+    /// A registries.yaml (mirrors, plain-HTTP and TLS settings).
+    pub private_registry: Option<PathBuf>,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+    /// The port of the node's endpoint (logs) [default: 10250]; 0 picks a
+    /// free one. The node posts it as its kubelet endpoint.
+    pub kubelet_port: Option<u16>,
+    /// The endpoint's certificate; without one it does not run.
+    pub kubelet_tls: Option<ServingTls>,
+}
+
+/// Runs the agent of this machine until `shutdown` completes. When
+/// containers cannot run here (containerd missing), says what to install
+/// and returns: the API server goes on serving.
+pub async fn run_node(
+    client: kube::Client,
+    options: NodeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let agent_dir = options.data_dir.join("agent");
+    let mut supervised = None;
+    let socket = match &options.container_runtime_endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => {
+            if !machine::is_root() {
+                eprintln!(
+                    "capstan: the node agent is not running: running containers needs root \
+                     (or --container-runtime-endpoint to a CRI socket this user may use)"
+                );
+                return;
+            }
+            let tools = match containerd::check_tools() {
+                Ok(tools) => tools,
+                Err(message) => {
+                    eprintln!("capstan: the node agent is not running: {message}");
+                    return;
+                }
+            };
+            let containerd_options = ContainerdOptions {
+                agent_dir: agent_dir.clone(),
+                sandbox_image: images::PAUSE_IMAGE.to_string(),
+                private_registry: options.private_registry.clone(),
+            };
+            match containerd::start(&containerd_options, &tools).await {
+                Ok(started) => {
+                    let socket = started.socket().to_path_buf();
+                    supervised = Some(started);
+                    socket
+                }
+                Err(message) => {
+                    eprintln!("capstan: the node agent is not running: {message}");
+                    return;
+                }
+            }
+        }
+    };
+    if supervised.is_some() {
+        import_images(&socket, &agent_dir).await;
+    }
+
+    let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
+    let runtime = CriRuntime::new(&socket, &agent_dir, client.clone(), queue.clone());
+    let version = match runtime.version().await {
+        Ok(version) => version,
+        Err(error) => {
+            eprintln!("capstan: the node agent is not running: {error}");
+            if let Some(containerd) = supervised {
+                containerd.stop().await;
+            }
+            return;
+        }
+    };
+    let mut template = machine::template(&options.data_dir, version);
+    template.labels = options.labels;
+    template.taints = options.taints;
+    let name = options.node_name.unwrap_or_else(machine::hostname);
+    let port = options.kubelet_port.unwrap_or(server::DEFAULT_PORT);
+    template.kubelet_port = i32::from(port);
+    let finder = Finder {
+        client: client.clone(),
+        nodes: vec![name.clone()],
+        cri: crate::cri::CriClient::new(&socket),
+        agent_dir: agent_dir.clone(),
+    };
+    let endpoint = match server::start(port, options.kubelet_tls.as_ref(), finder).await {
+        Ok((port, task)) => {
+            template.kubelet_port = i32::from(port);
+            Some(task)
+        }
+        Err(message) => {
+            eprintln!("capstan: the node's endpoint (logs) is not running: {message}");
+            None
+        }
+    };
+    let slot = NodeSlot::new(&name, machine::host_ip());
+    let shared = Arc::new(agent::Shared::new(
+        client,
+        runtime,
+        template,
+        vec![slot],
+        queue,
+    ));
+    agent::run(shared, queued, shutdown).await;
+    if let Some(endpoint) = endpoint {
+        endpoint.abort();
+    }
+    // The containers go on running (their shims hold them); the next
+    // agent finds them again.
+    if let Some(containerd) = supervised {
+        containerd.stop().await;
+    }
+}
+
+/// Imports the sandbox image (built into this binary) and any archives
+/// in `agent/images`.
+async fn import_images(socket: &std::path::Path, agent_dir: &std::path::Path) {
+    let archive = agent_dir.join("pause.tar");
+    let written = std::fs::write(&archive, images::pause_archive());
+    match written {
+        Ok(()) => {
+            if let Err(error) = containerd::import_image(socket, &archive).await {
+                eprintln!("capstan: importing the sandbox image: {error}");
+            }
+        }
+        Err(error) => eprintln!("capstan: writing the sandbox image: {error}"),
+    }
+    containerd::import_image_dir(socket, agent_dir).await;
+}

@@ -1,0 +1,307 @@
+//! Pod start latency with real containers: `capstan server` with this
+//! machine's agent (containerd, runc, CNI), busybox from a registry on
+//! loopback. Measures creation until every container started, as a
+//! watch sees it, for 1 pod at a time and for 30 pods created at once,
+//! and the memory of the server, containerd and the shims with 30 pods.
+//!
+//! `cargo bench -p capstan --bench containers` (as root, with containerd,
+//! runc and containernetworking-plugins installed).
+
+#[path = "../tests/support/images.rs"]
+#[allow(dead_code)]
+mod images;
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::path::Path;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::watcher::{self, Event};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::time::timeout;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+const SINGLE_ROUNDS: usize = 10;
+const BATCH: usize = 30;
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn main() -> ExitCode {
+    if !Path::new("/usr/bin/containerd").exists() {
+        eprintln!("containerd is not installed: apt-get install containerd runc containernetworking-plugins");
+        return ExitCode::FAILURE;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
+    match runtime.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("containers bench failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Res<()> {
+    let registry = images::Registry::start();
+    registry.push("busybox", "bench", &images::busybox_image());
+    let image = registry.reference("busybox", "bench");
+    let data = tempfile::Builder::new()
+        .prefix("capstan-bench-")
+        .tempdir()?;
+    let registries = data.path().join("registries.yaml");
+    let host = registry.host();
+    std::fs::write(
+        &registries,
+        format!("mirrors:\n  \"{host}\":\n    endpoint:\n      - \"http://{host}\"\n"),
+    )?;
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .arg("server")
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--bind-address", "127.0.0.1", "--https-port", "0"])
+        .args(["--node-name", "bench"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = server.id().ok_or("no pid")?;
+    let mut lines = BufReader::new(server.stdout.take().ok_or("no stdout")?).lines();
+    timeout(LIMIT, async {
+        while let Some(line) = lines.next_line().await? {
+            if line.contains("ready at https://") {
+                return Ok(());
+            }
+        }
+        Err::<(), Box<dyn Error>>("capstan server exited".into())
+    })
+    .await
+    .map_err(|_| "capstan server did not become ready")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let result = measure(data.path(), &image, pid).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = timeout(Duration::from_secs(20), server.wait()).await;
+    let _ = std::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .arg("killall")
+        .arg("--data-dir")
+        .arg(data.path())
+        .output();
+    result
+}
+
+async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
+    let kubeconfig = Kubeconfig::read_from(data_dir.join("admin.kubeconfig"))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    let client = kube::Client::try_from(config)?;
+    wait_node_ready(Api::all(client.clone())).await?;
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+
+    // Warm: the image is pulled once, as on a node that has it.
+    start_pods(&pods, image, "warm", 1).await?;
+    delete_all(&pods).await?;
+
+    let mut single = Vec::new();
+    for round in 0..SINGLE_ROUNDS {
+        single.extend(start_pods(&pods, image, &format!("one-{round}"), 1).await?);
+        delete_all(&pods).await?;
+    }
+    let batch = start_pods(&pods, image, "batch", BATCH).await?;
+    // Let the agent settle before reading memory.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let server_mb = rss_mb(pid);
+    let containerd_mb: f64 = pids_of("containerd --config")
+        .iter()
+        .map(|p| rss_mb(*p))
+        .sum();
+    let shims = pids_of("containerd-shim-runc-v2");
+    let shims_mb: f64 = shims.iter().map(|p| rss_mb(*p)).sum();
+    delete_all(&pods).await?;
+
+    println!("machine: {} CPUs, {}", cpus(), cpu_model());
+    println!(
+        "1 pod at a time ({SINGLE_ROUNDS} rounds): p50 {:.0} ms, p99 {:.0} ms",
+        ms(quantile(&single, 0.5)),
+        ms(quantile(&single, 0.99))
+    );
+    println!(
+        "{BATCH} pods at once: p50 {:.0} ms, p99 {:.0} ms",
+        ms(quantile(&batch, 0.5)),
+        ms(quantile(&batch, 0.99))
+    );
+    println!(
+        "memory with {BATCH} pods: capstan server {server_mb:.1} MB, containerd {containerd_mb:.1} MB, {} shims {shims_mb:.1} MB",
+        shims.len()
+    );
+    Ok(())
+}
+
+/// Creates `count` pods at once and returns, per pod, the time from its
+/// creation until a watch saw all its containers started.
+async fn start_pods(
+    pods: &Api<Pod>,
+    image: &str,
+    prefix: &str,
+    count: usize,
+) -> Res<Vec<Duration>> {
+    let selector = format!("bench={prefix}");
+    let config = watcher::Config::default().labels(&selector);
+    let mut events = Box::pin(watcher::watcher(pods.clone(), config));
+    // The watch is established before the first create.
+    while let Some(event) = events.try_next().await? {
+        if matches!(event, Event::InitDone) {
+            break;
+        }
+    }
+    let mut created = HashMap::new();
+    let creates = (0..count).map(|i| {
+        let name = format!("{prefix}-{i}");
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {"bench": prefix}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "main", "image": image, "command": ["sleep", "3600"]}]}
+        }))
+        .expect("pod");
+        async move {
+            let at = Instant::now();
+            pods.create(&PostParams::default(), &pod)
+                .await
+                .map(|_| (name, at))
+        }
+    });
+    for result in futures_util::future::join_all(creates).await {
+        let (name, at) = result?;
+        created.insert(name, at);
+    }
+    let mut started = HashMap::new();
+    timeout(LIMIT, async {
+        while started.len() < count {
+            let Some(event) = events.next().await else {
+                break;
+            };
+            if let Ok(Event::Apply(pod) | Event::InitApply(pod)) = event {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                if all_started(&pod) && !started.contains_key(&name) {
+                    started.insert(name, Instant::now());
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|_| format!("{prefix}: pods did not start within {LIMIT:?}"))?;
+    Ok(started
+        .iter()
+        .filter_map(|(name, at)| Some(*at - *created.get(name)?))
+        .collect())
+}
+
+fn all_started(pod: &Pod) -> bool {
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref());
+    statuses.is_some_and(|all| !all.is_empty() && all.iter().all(|c| c.started == Some(true)))
+}
+
+async fn delete_all(pods: &Api<Pod>) -> Res<()> {
+    pods.delete_collection(&DeleteParams::default(), &Default::default())
+        .await?;
+    timeout(LIMIT, async {
+        loop {
+            if pods
+                .list(&Default::default())
+                .await
+                .map(|l| l.items.is_empty())
+                .unwrap_or(false)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .map_err(|_| "pods were not deleted in time")?;
+    Ok(())
+}
+
+async fn wait_node_ready(nodes: Api<Node>) -> Res<()> {
+    timeout(LIMIT, async {
+        loop {
+            let ready = nodes
+                .get_opt("bench")
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|n| {
+                    n.status
+                        .and_then(|s| s.conditions)
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                });
+            if ready {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .map_err(|_| "the node did not become Ready")?;
+    Ok(())
+}
+
+fn pids_of(pattern: &str) -> Vec<u32> {
+    let output = std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output();
+    output
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// VmRSS of a process in MB.
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb * 1024.0 / 1e6)
+}
+
+fn quantile(values: &[Duration], q: f64) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,308 @@
+//! Real containers: `capstan server` with its node agent, containerd,
+//! runc and the CNI plugins from Debian, images from a registry on
+//! loopback. Run one at a time (nextest group `containers`): the pods of
+//! every test share the machine's pod network.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::cluster::{can_run_containers, image, registry, Cluster, POD_START};
+use support::wait_for;
+
+/// GET a URL from the host, bounded in time.
+fn http_get(url: &str) -> Option<String> {
+    let output = Command::new("curl")
+        .args(["-sf", "--max-time", "2", url])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn a_pod_runs_a_real_process_with_its_own_address() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: web}}
+spec:
+  containers:
+  - name: web
+    image: {image}
+    command: ["sh", "-c", "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+"#,
+        image = image()
+    ));
+    let pod = cluster.wait_running("web");
+    let status = &pod["status"]["containerStatuses"][0];
+    assert!(
+        status["containerID"]
+            .as_str()
+            .unwrap()
+            .starts_with("containerd://"),
+        "{status}"
+    );
+    assert_eq!(status["restartCount"], 0);
+    assert!(status["state"]["running"]["startedAt"].is_string());
+    assert!(
+        status["imageID"].as_str().unwrap().contains("sha256:"),
+        "{status}"
+    );
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.42."), "{ip}");
+    let body = wait_for("the pod to answer on its address", POD_START, || {
+        http_get(&format!("http://{ip}:8080/index.html"))
+    });
+    assert_eq!(body.trim(), "hello from web");
+
+    // Deleting the pod stops its process within the grace period.
+    cluster
+        .server
+        .ok(&["delete", "pod", "web", "--grace-period=5", "--wait=true"]);
+    assert!(http_get(&format!("http://{ip}:8080/index.html")).is_none());
+}
+
+#[test]
+fn containers_of_a_pod_share_volumes_and_localhost() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: pair}}
+spec:
+  volumes:
+  - name: shared
+    emptyDir: {{}}
+  containers:
+  - name: server
+    image: {image}
+    command: ["sh", "-c", "echo from-server > /data/index.html && exec httpd -f -p 8080 -h /data"]
+    volumeMounts: [{{name: shared, mountPath: /data}}]
+  - name: client
+    image: {image}
+    env:
+    - name: POD_NAME
+      valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+    command: ["sh", "-c", "until wget -q -O /shared/fetched http://localhost:8080/index.html; do sleep 0.2; done; echo $POD_NAME > /shared/name; exec sleep 3600"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+"#,
+        image = image()
+    ));
+    let pod = cluster.wait_running("pair");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    // The client fetched over localhost into the shared volume; the
+    // server serves what the client wrote.
+    let fetched = wait_for("the client's copy", POD_START, || {
+        http_get(&format!("http://{ip}:8080/fetched"))
+    });
+    assert_eq!(fetched.trim(), "from-server");
+    let name = wait_for("the client's env", POD_START, || {
+        http_get(&format!("http://{ip}:8080/name"))
+    });
+    assert_eq!(name.trim(), "pair");
+}
+
+#[test]
+fn a_crashing_container_backs_off_and_a_finished_pod_succeeds() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: crash}}
+spec:
+  containers:
+  - name: crash
+    image: {image}
+    command: ["sh", "-c", "echo dying; exit 3"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: once}}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: first
+    image: {image}
+    command: ["sh", "-c", "exit 0"]
+  containers:
+  - name: once
+    image: {image}
+    command: ["sh", "-c", "exit 0"]
+"#,
+        image = image()
+    ));
+    let pod = cluster.wait_pod("crash", "backing off", Duration::from_secs(90), |pod| {
+        let status = &pod["status"]["containerStatuses"][0];
+        let backing_off = status["state"]["waiting"]["reason"] == "CrashLoopBackOff";
+        backing_off && status["restartCount"].as_u64() >= Some(1)
+    });
+    let status = &pod["status"]["containerStatuses"][0];
+    assert_eq!(status["lastState"]["terminated"]["exitCode"], 3, "{status}");
+    assert_eq!(
+        status["lastState"]["terminated"]["reason"], "Error",
+        "{status}"
+    );
+
+    let pod = cluster.wait_pod("once", "Succeeded", POD_START, |pod| {
+        pod["status"]["phase"] == "Succeeded"
+    });
+    let init = &pod["status"]["initContainerStatuses"][0];
+    assert_eq!(init["state"]["terminated"]["reason"], "Completed", "{init}");
+    let main = &pod["status"]["containerStatuses"][0];
+    assert_eq!(main["state"]["terminated"]["exitCode"], 0, "{main}");
+}
+
+#[test]
+fn a_missing_image_is_err_image_pull() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.server.ok(&[
+        "run",
+        "ghost",
+        &format!("--image={}/no-such-image:1", registry().host()),
+    ]);
+    let pod = cluster.wait_pod("ghost", "failing to pull", POD_START, |pod| {
+        let waiting = &pod["status"]["containerStatuses"][0]["state"]["waiting"];
+        matches!(
+            waiting["reason"].as_str(),
+            Some("ErrImagePull" | "ImagePullBackOff")
+        )
+    });
+    let waiting = &pod["status"]["containerStatuses"][0]["state"]["waiting"];
+    assert!(
+        waiting["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-image"),
+        "{waiting}"
+    );
+    assert_eq!(cluster.pod("ghost")["status"]["phase"], "Pending");
+}
+
+#[test]
+fn config_maps_and_secrets_reach_files_and_env_and_updates_follow() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings}}
+data: {{greeting: hello}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: token}}
+stringData: {{value: s3cret}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: reader, labels: {{app: reader}}}}
+spec:
+  volumes:
+  - name: settings
+    configMap: {{name: settings}}
+  - name: info
+    downwardAPI:
+      items: [{{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}]
+  containers:
+  - name: reader
+    image: {image}
+    env:
+    - name: TOKEN
+      valueFrom: {{secretKeyRef: {{name: token, key: value}}}}
+    command: ["sh", "-c", "mkdir -p /www && echo $TOKEN > /www/token && cp /info/labels /www/labels && while true; do cat /config/greeting > /www/greeting; sleep 0.5; done & exec httpd -f -p 8080 -h /www"]
+    volumeMounts:
+    - {{name: settings, mountPath: /config}}
+    - {{name: info, mountPath: /info}}
+"#,
+        image = image()
+    ));
+    let pod = cluster.wait_running("reader");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    let get = |file: &str| http_get(&format!("http://{ip}:8080/{file}"));
+    let greeting = wait_for("the mounted ConfigMap", POD_START, || get("greeting"));
+    assert_eq!(greeting.trim(), "hello");
+    assert_eq!(get("token").unwrap().trim(), "s3cret");
+    assert_eq!(get("labels").unwrap().trim(), "app=\"reader\"");
+
+    cluster.server.ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-p",
+        r#"{"data":{"greeting":"changed"}}"#,
+    ]);
+    wait_for(
+        "the change in the mounted file",
+        Duration::from_secs(60),
+        || get("greeting").filter(|g| g.trim() == "changed"),
+    );
+}
+
+#[test]
+fn restarting_the_server_keeps_containers_running() {
+    if !can_run_containers() {
+        return;
+    }
+    let mut cluster = Cluster::start();
+    cluster.server.ok(&[
+        "run",
+        "steady",
+        &format!("--image={}", image()),
+        "--command",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo up > /www/index.html && exec httpd -f -p 8080 -h /www",
+    ]);
+    let before = cluster.wait_running("steady");
+    let id = before["status"]["containerStatuses"][0]["containerID"].clone();
+    let ip = before["status"]["podIP"].as_str().unwrap().to_string();
+    wait_for("the pod to answer", POD_START, || {
+        http_get(&format!("http://{ip}:8080/index.html"))
+    });
+
+    cluster.server.restart();
+    // The process answered throughout, and the agent that comes back
+    // finds the same container rather than starting another.
+    assert_eq!(
+        http_get(&format!("http://{ip}:8080/index.html")).as_deref(),
+        Some("up\n")
+    );
+    wait_for("the node to be Ready again", POD_START, || {
+        let node = cluster.server.get_json(&["get", "node", "capstan-test"])?;
+        let conditions = node["status"]["conditions"].as_array()?.clone();
+        let ready = conditions
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        ready.then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = cluster.wait_running("steady");
+    let status = &after["status"]["containerStatuses"][0];
+    assert_eq!(status["containerID"], id, "{status}");
+    assert_eq!(status["restartCount"], 0, "{status}");
+    assert_eq!(after["status"]["podIP"].as_str(), Some(ip.as_str()));
+}
