@@ -54,6 +54,35 @@ pub trait Runtime: Send + Sync + 'static {
         async { None }
     }
 
+    /// Whether the agent runs the pods' probes against this runtime's
+    /// containers (the sim runtime stands in for them).
+    fn runs_probes(&self) -> bool {
+        false
+    }
+
+    /// Runs `command` in the container (`<runtime>://<id>`) and returns
+    /// its exit code, for exec probes.
+    fn exec_sync(
+        &self,
+        container_id: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<i32, RuntimeError>> + Send {
+        let _ = (container_id, command, timeout);
+        async { Ok(0) }
+    }
+
+    /// Stops one container instance, giving it `grace` to exit (a failed
+    /// liveness probe).
+    fn stop_container(
+        &self,
+        container_id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send {
+        let _ = (container_id, grace);
+        async { Ok(()) }
+    }
+
     /// Whether pods get their addresses from the runtime (CNI, called by
     /// containerd) rather than from the agent's own allocator (sim).
     fn assigns_addresses(&self) -> bool {

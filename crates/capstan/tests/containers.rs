@@ -232,7 +232,7 @@ spec:
     env:
     - name: TOKEN
       valueFrom: {{secretKeyRef: {{name: token, key: value}}}}
-    command: ["sh", "-c", "mkdir -p /www && echo $TOKEN > /www/token && cp /info/labels /www/labels && while true; do cat /config/greeting > /www/greeting; sleep 0.5; done & exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www; echo $TOKEN > /www/token; cp /info/labels /www/labels; (while true; do cat /config/greeting > /www/greeting; sleep 0.5; done) & exec httpd -f -p 8080 -h /www"]
     volumeMounts:
     - {{name: settings, mountPath: /config}}
     - {{name: info, mountPath: /info}}
@@ -305,4 +305,75 @@ fn restarting_the_server_keeps_containers_running() {
     assert_eq!(status["containerID"], id, "{status}");
     assert_eq!(status["restartCount"], 0, "{status}");
     assert_eq!(after["status"]["podIP"].as_str(), Some(ip.as_str()));
+}
+
+#[test]
+fn probes_set_readiness_and_restart_unhealthy_containers() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    // /ready exists from 8 s to 16 s after start; /tmp/healthy goes away
+    // 3 s after each start of the worker.
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: probed}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: web
+    image: {image}
+    command: ["sh", "-c", "mkdir -p /www; (sleep 8; touch /www/ready; sleep 8; rm /www/ready) & exec httpd -f -p 8080 -h /www"]
+    readinessProbe:
+      httpGet: {{path: /ready, port: 8080}}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: worker
+    image: {image}
+    command: ["sh", "-c", "touch /tmp/healthy; (sleep 3; rm /tmp/healthy) & exec sleep 3600"]
+    livenessProbe:
+      exec: {{command: ["test", "-e", "/tmp/healthy"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+        image = image()
+    ));
+    let ready = |pod: &serde_json::Value| {
+        pod["status"]["conditions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["status"].as_str())
+            .map(str::to_string)
+    };
+    let status_of = |pod: &serde_json::Value, name: &str| {
+        pod["status"]["containerStatuses"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == name).cloned())
+            .unwrap_or_default()
+    };
+    let web_ready = |pod: &serde_json::Value| status_of(pod, "web")["ready"].clone();
+    let running = cluster.wait_pod("probed", "running", POD_START, |pod| {
+        pod["status"]["phase"] == "Running"
+    });
+    // Running but not ready: /ready does not answer yet.
+    assert_eq!(
+        ready(&running).as_deref(),
+        Some("False"),
+        "{:#}",
+        running["status"]
+    );
+    cluster.wait_pod("probed", "Ready", Duration::from_secs(30), |pod| {
+        web_ready(pod) == true
+    });
+    cluster.wait_pod("probed", "unready again", Duration::from_secs(30), |pod| {
+        web_ready(pod) == false && pod["status"]["phase"] == "Running"
+    });
+    // The worker's liveness probe fails and the agent restarts it.
+    let pod = cluster.wait_pod("probed", "restarted", Duration::from_secs(60), |pod| {
+        status_of(pod, "worker")["restartCount"].as_u64() >= Some(1)
+    });
+    let worker = status_of(&pod, "worker");
+    assert!(worker["lastState"]["terminated"].is_object(), "{worker}");
 }

@@ -572,6 +572,46 @@ impl Runtime for CriRuntime {
         true
     }
 
+    fn runs_probes(&self) -> bool {
+        true
+    }
+
+    async fn exec_sync(
+        &self,
+        container_id: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<i32, RuntimeError> {
+        let mut runtime = self.client.runtime.clone();
+        let id = container_id.rsplit("://").next().unwrap_or(container_id);
+        let response = runtime
+            .exec_sync(cri::ExecSyncRequest {
+                container_id: id.into(),
+                cmd: command.to_vec(),
+                timeout: i64::try_from(timeout.as_secs()).unwrap_or(1),
+            })
+            .await
+            .map_err(|e| error("ExecSyncError", e))?;
+        Ok(response.into_inner().exit_code)
+    }
+
+    async fn stop_container(
+        &self,
+        container_id: &str,
+        grace: Duration,
+    ) -> Result<(), RuntimeError> {
+        let mut runtime = self.client.runtime.clone();
+        let id = container_id.rsplit("://").next().unwrap_or(container_id);
+        runtime
+            .stop_container(cri::StopContainerRequest {
+                container_id: id.into(),
+                timeout: i64::try_from(grace.as_secs()).unwrap_or(i64::MAX),
+            })
+            .await
+            .map_err(|e| error("KillContainerError", e))?;
+        Ok(())
+    }
+
     fn set_pod_cidr(&self, cidr: &str) {
         let mut written = self.pod_cidr.lock().unwrap_or_else(|e| e.into_inner());
         if written.as_deref() == Some(cidr) {

@@ -5,6 +5,7 @@
 
 pub mod env;
 mod plan;
+mod probes;
 mod record;
 mod status;
 
@@ -45,6 +46,8 @@ pub struct Entry {
     /// When a timer will sync the pod again: one timer at a time, so
     /// syncs that each ask for one do not pile them up.
     timer: Option<tokio::time::Instant>,
+    /// Probe results of the pod's running containers.
+    probes: std::collections::HashMap<String, probes::Results>,
 }
 
 impl Entry {
@@ -58,6 +61,7 @@ impl Entry {
             backoff: Vec::new(),
             sent: None,
             timer: None,
+            probes: Default::default(),
         }
     }
 }
@@ -264,7 +268,7 @@ fn grace_period(pod: &Pod) -> Duration {
 
 /// Drives one pod toward its spec and reports its status; returns when to
 /// look at it again, if a timer should.
-async fn sync<R: Runtime>(shared: &Shared<R>, uid: &str) -> Option<Duration> {
+async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration> {
     let (encoded, ip, adopted) = {
         let entries = shared.entries();
         let entry = entries.get(uid)?;
@@ -362,6 +366,33 @@ async fn sync<R: Runtime>(shared: &Shared<R>, uid: &str) -> Option<Duration> {
             if failed {
                 break;
             }
+        }
+    }
+    if !terminal && shared.runtime.runs_probes() {
+        let mut results = match shared.entries().get_mut(uid) {
+            Some(entry) => std::mem::take(&mut entry.probes),
+            None => return None,
+        };
+        let verdicts = probes::run(&shared.runtime, &pod, &mut runtime, &mut results).await;
+        if let Some(entry) = shared.entries().get_mut(uid) {
+            entry.probes = results;
+        }
+        if let Some(again) = verdicts.wake_after {
+            wake = Some(wake.map_or(again, |w| w.min(again)));
+        }
+        // Stopping takes up to the grace period: it runs on its own so
+        // the pod's other probes go on; the restart policy takes it from
+        // there once the container exited.
+        for (name, id) in verdicts.kill {
+            tracing::info!(pod = %pod_key(&pod), container = %name, "probe failed; restarting");
+            let (shared, grace, key) = (shared.clone(), grace_period(&pod), pod_key(&pod));
+            let uid = uid.to_string();
+            tokio::spawn(async move {
+                if let Err(error) = shared.runtime.stop_container(&id, grace).await {
+                    tracing::warn!(pod = %key, container = %name, %error, "stopping");
+                }
+                let _ = shared.queue.send(uid);
+            });
         }
     }
     if !terminal && runtime.sandbox_ready {
