@@ -6,6 +6,10 @@
 //! and prints markdown tables for docs/benchmarks.md (progress goes to
 //! stderr, the tables to stdout).
 
+#[path = "machine.rs"]
+mod machine;
+
+use machine::{cpu_time, load_average, machine_busy};
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::Path;
@@ -361,38 +365,6 @@ impl Server {
             }
         }
     }
-}
-
-/// User plus system CPU time from a /proc stat file (100 ticks a second).
-fn cpu_time(path: &str) -> Duration {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or_default();
-    let ticks: u64 = after_name
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
-
-/// CPU time all cores spent busy since boot, from /proc/stat.
-fn machine_busy() -> Duration {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let line = stat.lines().next().unwrap_or_default();
-    let ticks = line.split_whitespace().skip(1).take(8);
-    let ticks: Vec<u64> = ticks.filter_map(|field| field.parse().ok()).collect();
-    // user nice system idle iowait irq softirq steal: all but idle and iowait.
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-    Duration::from_millis((ticks.iter().sum::<u64>() - idle) * 10)
-}
-
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn dir_size(path: &Path) -> u64 {

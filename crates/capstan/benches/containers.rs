@@ -10,6 +10,8 @@
 #[path = "../tests/support/images.rs"]
 #[allow(dead_code)]
 mod images;
+#[path = "machine.rs"]
+mod machine;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -114,19 +116,22 @@ async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
         single.extend(start_pods(&pods, image, &format!("one-{round}"), 1).await?);
         delete_all(&pods).await?;
     }
+    let (server_before, machine_before) = (machine::process_cpu(pid), machine::machine_busy());
     let batch = start_pods(&pods, image, "batch", BATCH).await?;
+    let server_cpu = machine::process_cpu(pid).saturating_sub(server_before);
+    let machine_cpu = machine::machine_busy().saturating_sub(machine_before);
     // Let the agent settle before reading memory.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let server_mb = rss_mb(pid);
+    let server_mb = machine::memory_mb(pid, "VmRSS");
     let containerd_mb: f64 = pids_of("containerd --config")
         .iter()
-        .map(|p| rss_mb(*p))
+        .map(|p| machine::memory_mb(*p, "VmRSS"))
         .sum();
     let shims = pids_of("containerd-shim-runc-v2");
-    let shims_mb: f64 = shims.iter().map(|p| rss_mb(*p)).sum();
+    let shims_mb: f64 = shims.iter().map(|p| machine::memory_mb(*p, "VmRSS")).sum();
     delete_all(&pods).await?;
 
-    println!("machine: {} CPUs, {}", cpus(), cpu_model());
+    println!("machine: {} CPUs, {}", cpus(), machine::cpu_model());
     println!(
         "1 pod at a time ({SINGLE_ROUNDS} rounds): p50 {:.0} ms, p99 {:.0} ms",
         ms(quantile(&single, 0.5)),
@@ -136,6 +141,11 @@ async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
         "{BATCH} pods at once: p50 {:.0} ms, p99 {:.0} ms",
         ms(quantile(&batch, 0.5)),
         ms(quantile(&batch, 0.99))
+    );
+    println!(
+        "CPU while {BATCH} pods started: capstan server {:.2} s, everything else (containerd, shims, runc, CNI, this bench) {:.2} s",
+        server_cpu.as_secs_f64(),
+        machine_cpu.saturating_sub(server_cpu).as_secs_f64()
     );
     println!(
         "memory with {BATCH} pods: capstan server {server_mb:.1} MB, containerd {containerd_mb:.1} MB, {} shims {shims_mb:.1} MB",
@@ -272,16 +282,6 @@ fn pids_of(pattern: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// VmRSS of a process in MB.
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb * 1024.0 / 1e6)
-}
-
 fn quantile(values: &[Duration], q: f64) -> Duration {
     let mut sorted = values.to_vec();
     sorted.sort();
@@ -295,13 +295,4 @@ fn ms(duration: Duration) -> f64 {
 
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        .unwrap_or_default()
 }

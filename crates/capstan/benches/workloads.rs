@@ -16,6 +16,10 @@
 //! `-- --log FILE` keeps the server's stderr in FILE. Progress goes to
 //! stderr, a markdown table to stdout.
 
+#[path = "machine.rs"]
+mod machine;
+
+use machine::{cpu_model, load_average, machine_busy, process_cpu};
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -809,13 +813,7 @@ impl Server {
 
     /// A memory figure of /proc/<pid>/status (VmRSS, VmHWM) in MB.
     fn rss_mb(&self, field: &str) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb * 1024.0 / 1e6)
+        machine::memory_mb(self.pid, field)
     }
 
     async fn stop(mut self) {
@@ -830,46 +828,4 @@ impl Server {
             let _ = self.child.kill().await;
         }
     }
-}
-
-/// User plus system CPU time of a process so far.
-fn process_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or_default();
-    let ticks: u64 = after_name
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|v| v.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
-
-/// CPU time all cores spent busy since boot, from /proc/stat.
-fn machine_busy() -> Duration {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let line = stat.lines().next().unwrap_or_default();
-    let ticks = line.split_whitespace().skip(1).take(8);
-    let ticks: Vec<u64> = ticks.filter_map(|field| field.parse().ok()).collect();
-    // user nice system idle iowait irq softirq steal: all but idle and iowait.
-    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-    Duration::from_millis((ticks.iter().sum::<u64>().saturating_sub(idle)) * 10)
-}
-
-fn load_average() -> String {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn cpu_model() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
-        .map_or_else(
-            || "unknown CPU".into(),
-            |(_, model)| model.trim().to_string(),
-        )
 }
