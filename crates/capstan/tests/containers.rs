@@ -170,32 +170,72 @@ spec:
 }
 
 #[test]
-fn a_missing_image_is_err_image_pull() {
+fn a_missing_image_is_err_image_pull_then_back_off() {
     if !can_run_containers() {
         return;
     }
     let cluster = Cluster::start();
-    cluster.server.ok(&[
-        "run",
-        "ghost",
-        &format!("--image={}/no-such-image:1", registry().host()),
-    ]);
+    let image = format!("{}/no-such-image:1", registry().host());
+    cluster
+        .server
+        .ok(&["run", "ghost", &format!("--image={image}")]);
+    let waiting =
+        |pod: &serde_json::Value| pod["status"]["containerStatuses"][0]["state"]["waiting"].clone();
+    // ErrImagePull, with the registry's answer, turns into ImagePullBackOff
+    // within moments (the next sync), as upstream.
     let pod = cluster.wait_pod("ghost", "failing to pull", POD_START, |pod| {
-        let waiting = &pod["status"]["containerStatuses"][0]["state"]["waiting"];
         matches!(
-            waiting["reason"].as_str(),
+            waiting(pod)["reason"].as_str(),
             Some("ErrImagePull" | "ImagePullBackOff")
         )
     });
-    let waiting = &pod["status"]["containerStatuses"][0]["state"]["waiting"];
-    assert!(
-        waiting["message"]
+    if waiting(&pod)["reason"] == "ErrImagePull" {
+        let message = waiting(&pod)["message"]
             .as_str()
-            .unwrap()
-            .contains("no-such-image"),
-        "{waiting}"
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains("no-such-image"), "{message}");
+    }
+    // Then the agent waits before asking the registry again.
+    let pod = cluster.wait_pod("ghost", "backing off", POD_START, |pod| {
+        waiting(pod)["reason"] == "ImagePullBackOff"
+    });
+    assert_eq!(
+        waiting(&pod)["message"],
+        format!("Back-off pulling image \"{image}\"")
     );
-    assert_eq!(cluster.pod("ghost")["status"]["phase"], "Pending");
+    assert_eq!(pod["status"]["phase"], "Pending");
+}
+
+#[test]
+fn a_container_over_its_memory_limit_is_oom_killed() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    // tail of an endless line keeps all of it in memory.
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hungry}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hungry
+    image: {image}
+    command: ["tail", "/dev/zero"]
+    resources:
+      limits: {{memory: 32Mi}}
+"#,
+        image = image()
+    ));
+    let pod = cluster.wait_pod("hungry", "Failed", POD_START, |pod| {
+        pod["status"]["phase"] == "Failed"
+    });
+    let terminated = &pod["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(terminated["reason"], "OOMKilled", "{terminated}");
+    assert_eq!(terminated["exitCode"], 137, "{terminated}");
 }
 
 #[test]

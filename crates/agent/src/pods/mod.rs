@@ -48,6 +48,9 @@ pub struct Entry {
     timer: Option<tokio::time::Instant>,
     /// Probe results of the pod's running containers.
     probes: std::collections::HashMap<String, probes::Results>,
+    /// Containers whose image failed to pull: until when not to try
+    /// again, and the delay after the next failure.
+    pulls: std::collections::HashMap<String, (tokio::time::Instant, Duration)>,
 }
 
 impl Entry {
@@ -62,14 +65,17 @@ impl Entry {
             sent: None,
             timer: None,
             probes: Default::default(),
+            pulls: Default::default(),
         }
     }
 }
 
 /// How long to wait before retrying a sync that failed.
 const RETRY: Duration = Duration::from_secs(1);
-/// How long to wait before pulling an image again after a failed pull.
-const IMAGE_RETRY: Duration = Duration::from_secs(10);
+/// Back-off of image pulls after a failed pull: 10 s doubling to 5 min,
+/// as upstream's kubelet.
+const IMAGE_BACKOFF: Duration = Duration::from_secs(10);
+const MAX_IMAGE_BACKOFF: Duration = Duration::from_secs(300);
 /// Grace period when a pod names none (upstream's default).
 const DEFAULT_GRACE_SECONDS: i64 = 30;
 /// Bound on start rounds per sync (each round may start the next init
@@ -347,17 +353,44 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
             }
             let mut failed = false;
             for (container, attempt) in &plan.start {
-                if let Err(error) = shared
+                // A registry is not asked again before the back-off ends.
+                let pull_wait = shared
+                    .entries()
+                    .get(uid)
+                    .and_then(|e| e.pulls.get(&container.name).map(|(until, _)| *until))
+                    .filter(|until| *until > tokio::time::Instant::now());
+                if let Some(until) = pull_wait {
+                    let image = container.image.as_deref().unwrap_or_default();
+                    waiting.push((
+                        container.name.clone(),
+                        "ImagePullBackOff".into(),
+                        format!("Back-off pulling image \"{image}\""),
+                    ));
+                    let left = until - tokio::time::Instant::now();
+                    wake = Some(wake.map_or(left, |w| w.min(left)));
+                    failed = true;
+                    continue;
+                }
+                let result = shared
                     .runtime
                     .start_container(&pod, container, *attempt)
-                    .await
-                {
+                    .await;
+                let pulled_badly = matches!(&result, Err(e) if e.reason == "ErrImagePull");
+                if let Some(entry) = shared.entries().get_mut(uid) {
+                    if pulled_badly {
+                        let delay = entry
+                            .pulls
+                            .get(&container.name)
+                            .map_or(IMAGE_BACKOFF, |(_, d)| (*d * 2).min(MAX_IMAGE_BACKOFF));
+                        let until = tokio::time::Instant::now() + delay;
+                        entry.pulls.insert(container.name.clone(), (until, delay));
+                    } else if result.is_ok() {
+                        entry.pulls.remove(&container.name);
+                    }
+                }
+                if let Err(error) = result {
                     tracing::info!(pod = %pod_key(&pod), container = %container.name, %error, "starting");
-                    // A registry is not asked again at once.
-                    wake = Some(match error.reason {
-                        "ErrImagePull" => IMAGE_RETRY,
-                        _ => RETRY,
-                    });
+                    wake = Some(if pulled_badly { IMAGE_BACKOFF } else { RETRY });
                     waiting.push((container.name.clone(), error.reason.into(), error.message));
                     failed = true;
                 }
