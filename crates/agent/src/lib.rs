@@ -25,11 +25,13 @@ pub mod images;
 pub mod ipam;
 mod local;
 pub mod machine;
+mod mounts;
 pub mod node;
 pub mod pods;
 pub mod runtime;
 pub mod server;
 pub mod sim;
+mod sources;
 pub mod volumes;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,8 @@
 //!
 //! Skipped (with a note) without containerd, its tools or root.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,22 +28,6 @@ impl Drop for Cleanup {
             eprintln!("cleanup:\n{}", containerd::killall(&self.0));
         }
     }
-}
-
-fn skip_reason() -> Option<String> {
-    if !Path::new("/usr/bin/containerd").exists() {
-        return Some("/usr/bin/containerd is missing".into());
-    }
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|line| line.starts_with("Uid:"))
-        .and_then(|line| line.split_whitespace().nth(2))
-        == Some("0");
-    if !root {
-        return Some("containers need root".into());
-    }
-    containerd::check_tools().err()
 }
 
 fn mounts_under(dir: &Path) -> Vec<String> {
@@ -88,7 +74,7 @@ fn sandbox_config(name: &str, log_directory: &Path) -> cri::PodSandboxConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containerd_runs_a_sandbox_and_killall_cleans_up() {
-    if let Some(reason) = skip_reason() {
+    if let Some(reason) = support::cannot_run_containers() {
         eprintln!("skipped: {reason}");
         return;
     }
@@ -261,7 +247,7 @@ async fn containerd_runs_a_sandbox_and_killall_cleans_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containerd_started_again_after_dying_and_stopped() {
-    if let Some(reason) = skip_reason() {
+    if let Some(reason) = support::cannot_run_containers() {
         eprintln!("skipped: {reason}");
         return;
     }
@@ -409,7 +395,7 @@ async fn http_registry() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>)
 /// keyed by the endpoint's host.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pulls_through_a_plain_http_mirror_with_auth() {
-    if let Some(reason) = skip_reason() {
+    if let Some(reason) = support::cannot_run_containers() {
         eprintln!("skipped: {reason}");
         return;
     }

@@ -1,9 +1,11 @@
 //! The pause image in a real containerd: imported from its archive with
 //! ctr, run as a sandbox's first process, stopped by SIGTERM with status 0.
 //!
-//! Needs root and containerd, runc and ctr installed; skips (passing)
-//! otherwise. The containerd is the test's own, in a temporary directory,
+//! Needs root and containerd, runc and ctr installed; skips otherwise,
+//! unless `CAPSTAN_REQUIRE_CONTAINERS` is set. The containerd is the test's own, in a temporary directory,
 //! and is stopped and cleaned up afterwards.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -177,30 +179,9 @@ fn unmount_under(dir: &Path) {
     }
 }
 
-/// Why the test cannot run here, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    if !Path::new(CONTAINERD).exists() {
-        return Some(format!("{CONTAINERD} is not installed"));
-    }
-    for tool in ["ctr", "runc", "containerd-shim-runc-v2"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|output| output.status.success());
-        if !found {
-            return Some(format!("{tool} is not on PATH"));
-        }
-    }
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("containers need root".into());
-    }
-    None
-}
-
 #[test]
 fn pause_runs_in_containerd_and_stops_on_sigterm() {
-    if let Some(reason) = missing_prerequisite() {
+    if let Some(reason) = support::cannot_run_containers() {
         eprintln!("skipping: {reason}");
         return;
     }

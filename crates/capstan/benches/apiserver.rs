@@ -6,10 +6,10 @@
 //! and prints markdown tables for docs/benchmarks.md (progress goes to
 //! stderr, the tables to stdout).
 
-#[path = "machine.rs"]
-mod machine;
+#[path = "measure.rs"]
+mod measure;
 
-use machine::{cpu_time, load_average, machine_busy};
+use measure::{cpu_time, load_average, machine_busy, ms};
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::Path;
@@ -774,10 +774,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 fn fmt_ms(duration: Duration) -> String {

@@ -10,8 +10,8 @@
 #[path = "../tests/support/images.rs"]
 #[allow(dead_code)]
 mod images;
-#[path = "machine.rs"]
-mod machine;
+#[path = "measure.rs"]
+mod measure;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -116,31 +116,33 @@ async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
         single.extend(start_pods(&pods, image, &format!("one-{round}"), 1).await?);
         delete_all(&pods).await?;
     }
-    let (server_before, machine_before) = (machine::process_cpu(pid), machine::machine_busy());
-    let batch = start_pods(&pods, image, "batch", BATCH).await?;
-    let server_cpu = machine::process_cpu(pid).saturating_sub(server_before);
-    let machine_cpu = machine::machine_busy().saturating_sub(machine_before);
+    let (server_before, machine_before) = (measure::process_cpu(pid), measure::machine_busy());
+    let mut batch = start_pods(&pods, image, "batch", BATCH).await?;
+    batch.sort();
+    let server_cpu = measure::process_cpu(pid).saturating_sub(server_before);
+    let machine_cpu = measure::machine_busy().saturating_sub(machine_before);
     // Let the agent settle before reading memory.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let server_mb = machine::memory_mb(pid, "VmRSS");
+    let server_mb = measure::memory_mb(pid, "VmRSS");
     let containerd_mb: f64 = pids_of("containerd --config")
         .iter()
-        .map(|p| machine::memory_mb(*p, "VmRSS"))
+        .map(|p| measure::memory_mb(*p, "VmRSS"))
         .sum();
     let shims = pids_of("containerd-shim-runc-v2");
-    let shims_mb: f64 = shims.iter().map(|p| machine::memory_mb(*p, "VmRSS")).sum();
+    let shims_mb: f64 = shims.iter().map(|p| measure::memory_mb(*p, "VmRSS")).sum();
     delete_all(&pods).await?;
+    single.sort();
 
-    println!("machine: {} CPUs, {}", cpus(), machine::cpu_model());
+    println!("machine: {} CPUs, {}", cpus(), measure::cpu_model());
     println!(
         "1 pod at a time ({SINGLE_ROUNDS} rounds): p50 {:.0} ms, p99 {:.0} ms",
-        ms(quantile(&single, 0.5)),
-        ms(quantile(&single, 0.99))
+        measure::ms(measure::quantile(&single, 0.5)),
+        measure::ms(measure::quantile(&single, 0.99))
     );
     println!(
         "{BATCH} pods at once: p50 {:.0} ms, p99 {:.0} ms",
-        ms(quantile(&batch, 0.5)),
-        ms(quantile(&batch, 0.99))
+        measure::ms(measure::quantile(&batch, 0.5)),
+        measure::ms(measure::quantile(&batch, 0.99))
     );
     println!(
         "CPU while {BATCH} pods started: capstan server {:.2} s, everything else (containerd, shims, runc, CNI, this bench) {:.2} s",
@@ -280,17 +282,6 @@ fn pids_of(pattern: &str) -> Vec<u32> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn quantile(values: &[Duration], q: f64) -> Duration {
-    let mut sorted = values.to_vec();
-    sorted.sort();
-    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 fn cpus() -> usize {

@@ -16,10 +16,10 @@
 //! `-- --log FILE` keeps the server's stderr in FILE. Progress goes to
 //! stderr, a markdown table to stdout.
 
-#[path = "machine.rs"]
-mod machine;
+#[path = "measure.rs"]
+mod measure;
 
-use machine::{cpu_model, load_average, machine_busy, process_cpu};
+use measure::{cpu_model, load_average, machine_busy, ms, process_cpu, quantile};
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -706,19 +706,6 @@ fn is_running_and_ready(pod: &Pod) -> bool {
         })
 }
 
-/// The value at `q` of sorted `values` (nearest rank).
-fn quantile(values: &[Duration], q: f64) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    values[rank - 1]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
 fn deployment(replicas: usize) -> Deployment {
     serde_json::from_value(json!({
         "metadata": {"name": DEPLOYMENT},
@@ -813,7 +800,7 @@ impl Server {
 
     /// A memory figure of /proc/<pid>/status (VmRSS, VmHWM) in MB.
     fn rss_mb(&self, field: &str) -> f64 {
-        machine::memory_mb(self.pid, field)
+        measure::memory_mb(self.pid, field)
     }
 
     async fn stop(mut self) {

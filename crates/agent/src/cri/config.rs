@@ -3,6 +3,7 @@
 //! `kuberuntime_container_linux.go`).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use capstan_api::validation::quantity::Quantity;
 use k8s_cri::v1 as cri;
@@ -45,10 +46,18 @@ impl<'a> PodNames<'a> {
         ])
     }
 
-    /// The folder of the pod's container logs, as upstream names it.
-    pub fn log_folder(&self) -> String {
-        format!("{}_{}_{}", self.namespace, self.name, self.uid)
+    /// The folder of the pod's container logs under `agent_dir`.
+    pub fn log_directory(&self, agent_dir: &Path) -> PathBuf {
+        log_directory(agent_dir, self.namespace, self.name, self.uid)
     }
+}
+
+/// The folder of a pod's container logs, named as upstream's
+/// (`pod-logs/<namespace>_<name>_<uid>`).
+pub fn log_directory(agent_dir: &Path, namespace: &str, name: &str, uid: &str) -> PathBuf {
+    agent_dir
+        .join("pod-logs")
+        .join(format!("{namespace}_{name}_{uid}"))
 }
 
 /// The sandbox of `pod`; `log_directory` is where its containers' logs go.

@@ -14,8 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
-use kube::Api;
+use k8s_openapi::api::core::v1::{Container, Pod};
 use tokio::sync::mpsc::UnboundedSender;
 use tonic::{Code, Request};
 
@@ -42,6 +41,9 @@ pub struct CriRuntime {
     agent_dir: PathBuf,
     /// The podCIDR the CNI configuration was last written for.
     pod_cidr: Mutex<Option<String>>,
+    /// When each pod's volumes were last brought up to date: syncs come
+    /// often (probes, status echoes), the API is asked once a period.
+    refreshed: Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
 impl CriRuntime {
@@ -60,6 +62,7 @@ impl CriRuntime {
             api,
             agent_dir: agent_dir.to_path_buf(),
             pod_cidr: Mutex::new(None),
+            refreshed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -79,9 +82,7 @@ impl CriRuntime {
 
     /// Where the logs of a pod's containers go.
     fn log_directory(&self, pod: &Pod) -> PathBuf {
-        self.agent_dir
-            .join("pod-logs")
-            .join(PodNames::of(pod).log_folder())
+        PodNames::of(pod).log_directory(&self.agent_dir)
     }
 
     async fn sandboxes(&self, uid: &str) -> Result<Vec<cri::PodSandbox>, RuntimeError> {
@@ -311,34 +312,17 @@ impl CriRuntime {
             if sources.contains_key(&(kind, name.clone())) {
                 continue;
             }
-            let fetched = if kind == "ConfigMap" {
-                let api: Api<ConfigMap> = Api::namespaced(self.api.clone(), namespace);
-                api.get_opt(&name)
-                    .await
-                    .map(|found| found.map(|c| c.data.unwrap_or_default().into_iter().collect()))
-            } else {
-                let api: Api<Secret> = Api::namespaced(self.api.clone(), namespace);
-                api.get_opt(&name).await.map(|found| {
-                    found.map(|s| {
-                        s.data
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-                            .collect()
-                    })
-                })
-            };
-            match fetched {
-                Ok(Some(data)) => {
-                    sources.insert((kind, name), data);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    return Err(RuntimeError::new(
-                        "CreateContainerConfigError",
-                        format!("reading {kind} {namespace}/{name}: {error}"),
-                    ))
-                }
+            let found = crate::sources::read(&self.api, kind, namespace, &name)
+                .await
+                .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;
+            // The environment reads `data` alone, as upstream.
+            if let Some(found) = found {
+                let text = found
+                    .data
+                    .into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+                    .collect();
+                sources.insert((kind, name), text);
             }
         }
         Ok(sources)
@@ -517,7 +501,7 @@ impl Runtime for CriRuntime {
 
     async fn remove_pod(&self, pod_uid: &str) {
         let mut runtime = self.client.runtime.clone();
-        let mut log_folder = None;
+        let mut log_directory = None;
         for container in self.containers(pod_uid).await.unwrap_or_default() {
             let _ = runtime
                 .remove_container(cri::RemoveContainerRequest {
@@ -527,16 +511,22 @@ impl Runtime for CriRuntime {
         }
         for sandbox in self.sandboxes(pod_uid).await.unwrap_or_default() {
             if let Some(metadata) = &sandbox.metadata {
-                log_folder = Some(format!(
-                    "{}_{}_{}",
-                    metadata.namespace, metadata.name, metadata.uid
+                log_directory = Some(config::log_directory(
+                    &self.agent_dir,
+                    &metadata.namespace,
+                    &metadata.name,
+                    &metadata.uid,
                 ));
             }
             self.remove_sandbox(&sandbox.id).await;
         }
         volumes::remove_pod_dir(&self.agent_dir, pod_uid);
-        if let Some(folder) = log_folder {
-            let _ = std::fs::remove_dir_all(self.agent_dir.join("pod-logs").join(folder));
+        self.refreshed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(pod_uid);
+        if let Some(directory) = log_directory {
+            let _ = std::fs::remove_dir_all(directory);
         }
     }
 
@@ -561,6 +551,19 @@ impl Runtime for CriRuntime {
     async fn refresh_volumes(&self, pod: &Pod) -> Option<Duration> {
         if !volumes::has_projections(pod) {
             return None;
+        }
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let now = tokio::time::Instant::now();
+        {
+            let mut refreshed = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+            match refreshed.get(&uid) {
+                Some(last) if now < *last + VOLUME_REFRESH => {
+                    return Some(*last + VOLUME_REFRESH - now);
+                }
+                _ => {
+                    refreshed.insert(uid, now);
+                }
+            }
         }
         if let Err(error) = volumes::project(&self.api, &self.agent_dir, pod).await {
             tracing::info!(pod = %crate::pods::pod_key(pod), %error, "refreshing volumes");

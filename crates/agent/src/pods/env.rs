@@ -126,7 +126,8 @@ pub fn resolve(
     Ok(vars)
 }
 
-fn missing(kind: &str, name: &str) -> String {
+/// Upstream's message for a ConfigMap or Secret that does not exist.
+pub(crate) fn missing(kind: &str, name: &str) -> String {
     let kind = if kind == "ConfigMap" {
         "configmap"
     } else {
@@ -197,7 +198,7 @@ pub fn expand(text: &str, vars: &[(String, String)]) -> String {
 }
 
 /// A `fieldRef` (upstream's `podFieldSelectorRuntimeValue`).
-fn field_value(pod: &Pod, path: &str, pod_ip: &str) -> Result<String, String> {
+pub(crate) fn field_value(pod: &Pod, path: &str, pod_ip: &str) -> Result<String, String> {
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
@@ -230,7 +231,7 @@ fn field_value(pod: &Pod, path: &str, pod_ip: &str) -> Result<String, String> {
 
 /// A `resourceFieldRef`: the container's request or limit in units of
 /// the divisor, rounded up (upstream's `ExtractContainerResourceValue`).
-fn resource_value(
+pub(crate) fn resource_value(
     pod: &Pod,
     container_name: &str,
     resource: &str,

@@ -122,9 +122,8 @@ impl Finder {
 
 /// Where the CRI runtime writes the log of an instance of a container.
 pub fn log_path(agent_dir: &Path, pod: &Pod, container: &str, attempt: u32) -> PathBuf {
-    agent_dir
-        .join("pod-logs")
-        .join(PodNames::of(pod).log_folder())
+    PodNames::of(pod)
+        .log_directory(agent_dir)
         .join(container)
         .join(format!("{attempt}.log"))
 }

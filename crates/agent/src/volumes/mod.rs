@@ -9,6 +9,8 @@ mod projection;
 use std::path::{Path, PathBuf};
 
 use k8s_cri::v1 as cri;
+
+use crate::mounts;
 use k8s_openapi::api::core::v1::{Container, Pod, Volume};
 
 /// The pod's folder on this node.
@@ -126,7 +128,7 @@ fn prepare_host_path(path: &str, kind: &str) -> Result<(), String> {
 }
 
 fn mount_tmpfs(path: &Path, size: Option<&str>) -> Result<(), String> {
-    if is_mount_point(path) {
+    if mounts::is_mount_point(path) {
         return Ok(());
     }
     let mut command = std::process::Command::new("mount");
@@ -153,17 +155,6 @@ fn mount_tmpfs(path: &Path, size: Option<&str>) -> Result<(), String> {
 fn tmpfs_size(quantity: &str) -> Option<i64> {
     let parsed = capstan_api::validation::quantity::Quantity::parse(quantity).ok()?;
     Some(parsed.value()).filter(|bytes| *bytes > 0)
-}
-
-fn is_mount_point(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
-        return false;
-    };
-    let wanted = path.to_string_lossy();
-    mounts
-        .lines()
-        .filter_map(|line| line.split(' ').nth(1))
-        .any(|mounted| mounted == wanted)
 }
 
 /// The container's `volumeMounts` as CRI mounts.
@@ -234,10 +225,8 @@ pub fn remove_pod_dir(agent_dir: &Path, uid: &str) {
     for plugin in ["kubernetes.io~empty-dir", "kubernetes.io~secret"] {
         let volumes = dir.join("volumes").join(plugin);
         for entry in std::fs::read_dir(&volumes).into_iter().flatten().flatten() {
-            if is_mount_point(&entry.path()) {
-                let _ = std::process::Command::new("umount")
-                    .arg(entry.path())
-                    .output();
+            if mounts::is_mount_point(&entry.path()) {
+                mounts::unmount(&entry.path());
             }
         }
     }

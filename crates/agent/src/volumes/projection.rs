@@ -4,12 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    ConfigMap, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume, VolumeProjection,
-};
-use kube::Api;
+use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, KeyToPath, Pod, Volume, VolumeProjection};
 
 use super::atomic::File;
+use crate::pods::env;
 
 /// Upstream's default mode of projected files (0644).
 const DEFAULT_MODE: i32 = 0o644;
@@ -32,7 +30,7 @@ pub async fn files(
     let mut out = BTreeMap::new();
     if let Some(source) = &volume.config_map {
         let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
-        let data = config_map(api, namespace, &source.name, source.optional).await?;
+        let data = keys_of(api, "ConfigMap", namespace, &source.name, source.optional).await?;
         add_keys(
             &mut out,
             data,
@@ -45,7 +43,7 @@ pub async fn files(
     } else if let Some(source) = &volume.secret {
         let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
         let name = source.secret_name.clone().unwrap_or_default();
-        let data = secret(api, namespace, &name, source.optional).await?;
+        let data = keys_of(api, "Secret", namespace, &name, source.optional).await?;
         add_keys(
             &mut out,
             data,
@@ -80,7 +78,7 @@ async fn add_projection(
     mode: i32,
 ) -> Result<(), String> {
     if let Some(source) = &projection.config_map {
-        let data = config_map(api, namespace, &source.name, source.optional).await?;
+        let data = keys_of(api, "ConfigMap", namespace, &source.name, source.optional).await?;
         add_keys(
             out,
             data,
@@ -92,7 +90,7 @@ async fn add_projection(
         )?;
     }
     if let Some(source) = &projection.secret {
-        let data = secret(api, namespace, &source.name, source.optional).await?;
+        let data = keys_of(api, "Secret", namespace, &source.name, source.optional).await?;
         add_keys(
             out,
             data,
@@ -114,56 +112,23 @@ async fn add_projection(
     Ok(())
 }
 
-/// A ConfigMap's data (binaryData included); `None` when it does not
-/// exist.
-async fn config_map(
+/// The keys of a ConfigMap (binaryData included) or Secret; `None` when
+/// an optional one does not exist.
+async fn keys_of(
     api: &kube::Client,
+    kind: &str,
     namespace: &str,
     name: &str,
     optional: Option<bool>,
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
-    let maps: Api<ConfigMap> = Api::namespaced(api.clone(), namespace);
-    match maps.get_opt(name).await {
-        Ok(Some(map)) => {
-            let mut data: BTreeMap<String, Vec<u8>> = map
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.into_bytes()))
-                .collect();
-            data.extend(
-                map.binary_data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0)),
-            );
+    match crate::sources::read(api, kind, namespace, name).await? {
+        Some(found) => {
+            let mut data = found.data;
+            data.extend(found.binary);
             Ok(Some(data))
         }
-        Ok(None) if optional == Some(true) => Ok(None),
-        Ok(None) => Err(format!("configmap \"{name}\" not found")),
-        Err(error) => Err(format!("reading configmap {namespace}/{name}: {error}")),
-    }
-}
-
-async fn secret(
-    api: &kube::Client,
-    namespace: &str,
-    name: &str,
-    optional: Option<bool>,
-) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
-    let secrets: Api<Secret> = Api::namespaced(api.clone(), namespace);
-    match secrets.get_opt(name).await {
-        Ok(Some(secret)) => Ok(Some(
-            secret
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect(),
-        )),
-        Ok(None) if optional == Some(true) => Ok(None),
-        Ok(None) => Err(format!("secret \"{name}\" not found")),
-        Err(error) => Err(format!("reading secret {namespace}/{name}: {error}")),
+        None if optional == Some(true) => Ok(None),
+        None => Err(crate::pods::env::missing(kind, name)),
     }
 }
 
@@ -233,52 +198,18 @@ fn add_downward(
             "metadata.labels" => lines(&pod.metadata.labels),
             "metadata.annotations" => lines(&pod.metadata.annotations),
             path => {
-                let var = k8s_openapi::api::core::v1::EnvVar {
-                    name: "x".into(),
-                    value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
-                        field_ref: Some(field.clone()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                };
-                let ip = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.pod_ip.clone())
-                    .unwrap_or_default();
-                let container = k8s_openapi::api::core::v1::Container {
-                    env: Some(vec![var]),
-                    ..Default::default()
-                };
-                let resolved = crate::pods::env::resolve(pod, &container, &ip, &Default::default())
-                    .map_err(|e| format!("downwardAPI {path}: {e}"))?;
-                resolved
-                    .into_iter()
-                    .next()
-                    .map(|(_, v)| v)
-                    .unwrap_or_default()
+                let ip = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref());
+                env::field_value(pod, path, ip.unwrap_or_default())
+                    .map_err(|e| format!("downwardAPI {path}: {e}"))?
             }
         }
     } else if let Some(resource) = &item.resource_field_ref {
-        let var = k8s_openapi::api::core::v1::EnvVar {
-            name: "x".into(),
-            value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
-                resource_field_ref: Some(resource.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let container = k8s_openapi::api::core::v1::Container {
-            name: resource.container_name.clone().unwrap_or_default(),
-            env: Some(vec![var]),
-            ..Default::default()
-        };
-        let resolved = crate::pods::env::resolve(pod, &container, "", &Default::default())?;
-        resolved
-            .into_iter()
-            .next()
-            .map(|(_, v)| v)
-            .unwrap_or_default()
+        env::resource_value(
+            pod,
+            resource.container_name.as_deref().unwrap_or_default(),
+            &resource.resource,
+            resource.divisor.as_ref().map(|d| d.0.as_str()),
+        )?
     } else {
         return Ok(());
     };

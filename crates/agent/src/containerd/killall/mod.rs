@@ -7,7 +7,6 @@
 //! network namespaces, found in the sandboxes' OCI bundles), and last
 //! every mount under the data dir, deepest first.
 
-mod mounts;
 mod procs;
 mod sandboxes;
 
@@ -20,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::cni::cni_config_path;
 use super::{find_program, search_dirs, Paths, CNI_BRIDGE};
-use mounts::{unmount, unmount_under};
+use crate::mounts::{unmount, unmount_under};
 use procs::{processes, signal, terminate, wait_gone, Process};
 use sandboxes::{cni_del, sandboxes};
 

@@ -1,4 +1,6 @@
-//! Mounts under a folder, from /proc/self/mountinfo, and unmounting them.
+//! Mounts on this machine, from /proc/self/mountinfo, and unmounting
+//! them: what the agent mounted for pods and what `capstan killall`
+//! cleans up.
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
@@ -7,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Lazily unmounts every mount at or under `dir`, deepest first: how many,
 /// and what is still mounted after a few rounds.
-pub(super) fn unmount_under(dir: &Path) -> (usize, Vec<PathBuf>) {
+pub fn unmount_under(dir: &Path) -> (usize, Vec<PathBuf>) {
     let mut count = 0;
     for _ in 0..5 {
         let mounts = mounts_under(dir);
@@ -31,7 +33,7 @@ pub(super) fn unmount_under(dir: &Path) -> (usize, Vec<PathBuf>) {
     (count, left.into_iter().collect())
 }
 
-pub(super) fn unmount(path: &Path) -> bool {
+pub fn unmount(path: &Path) -> bool {
     let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
         return false;
     };
@@ -39,8 +41,13 @@ pub(super) fn unmount(path: &Path) -> bool {
     unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) == 0 }
 }
 
+/// Whether something is mounted at `path`.
+pub fn is_mount_point(path: &Path) -> bool {
+    mounts_under(path).iter().any(|mount| mount == path)
+}
+
 /// Mount points at or under `dir`, in /proc/self/mountinfo's order.
-pub(super) fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     parse_mount_points(&text)
         .into_iter()
@@ -49,7 +56,7 @@ pub(super) fn mounts_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The mount points (fifth field) of mountinfo, unescaped.
-pub(super) fn parse_mount_points(mountinfo: &str) -> Vec<PathBuf> {
+pub fn parse_mount_points(mountinfo: &str) -> Vec<PathBuf> {
     mountinfo
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
@@ -58,7 +65,7 @@ pub(super) fn parse_mount_points(mountinfo: &str) -> Vec<PathBuf> {
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\040` etc.
-pub(super) fn unescape_octal(field: &str) -> Vec<u8> {
+pub fn unescape_octal(field: &str) -> Vec<u8> {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut at = 0;

@@ -1,5 +1,6 @@
-//! What the benchmarks read off the machine: CPU time of a process and of
-//! all cores, load, memory of a process, the CPU model.
+//! What the benchmarks read off the machine (CPU time of a process and of
+//! all cores, load, memory of a process, the CPU model) and how they sum
+//! up samples.
 
 #![allow(dead_code)]
 
@@ -60,4 +61,17 @@ pub fn cpu_model() -> String {
             || "unknown CPU".into(),
             |(_, model)| model.trim().to_string(),
         )
+}
+
+/// The value at `q` of sorted `values` (nearest rank).
+pub fn quantile(values: &[Duration], q: f64) -> Duration {
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
+
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
