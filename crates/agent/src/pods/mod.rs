@@ -54,6 +54,29 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Until when a container's image is not pulled again after a failed
+    /// pull, if that is still ahead.
+    fn pull_held_back(&self, container: &str) -> Option<tokio::time::Instant> {
+        let (until, _) = self.pulls.get(container)?;
+        Some(*until).filter(|until| *until > tokio::time::Instant::now())
+    }
+
+    /// After a start: a failed pull backs off as a crash loop does (10 s
+    /// doubling to 5 min, as upstream); a start that got past the pull
+    /// forgets it.
+    fn record_pull(&mut self, container: &str, pull_failed: bool) {
+        if !pull_failed {
+            self.pulls.remove(container);
+            return;
+        }
+        let delay = self
+            .pulls
+            .get(container)
+            .map_or(INITIAL_BACKOFF, |(_, d)| (*d * 2).min(MAX_BACKOFF));
+        let until = tokio::time::Instant::now() + delay;
+        self.pulls.insert(container.to_string(), (until, delay));
+    }
+
     fn new(pod: PodRecord) -> Entry {
         Entry {
             pod,
@@ -72,10 +95,6 @@ impl Entry {
 
 /// How long to wait before retrying a sync that failed.
 const RETRY: Duration = Duration::from_secs(1);
-/// Back-off of image pulls after a failed pull: 10 s doubling to 5 min,
-/// as upstream's kubelet.
-const IMAGE_BACKOFF: Duration = Duration::from_secs(10);
-const MAX_IMAGE_BACKOFF: Duration = Duration::from_secs(300);
 /// Grace period when a pod names none (upstream's default).
 const DEFAULT_GRACE_SECONDS: i64 = 30;
 /// Bound on start rounds per sync (each round may start the next init
@@ -354,20 +373,18 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
             let mut failed = false;
             for (container, attempt) in &plan.start {
                 // A registry is not asked again before the back-off ends.
-                let pull_wait = shared
+                let held_back = shared
                     .entries()
                     .get(uid)
-                    .and_then(|e| e.pulls.get(&container.name).map(|(until, _)| *until))
-                    .filter(|until| *until > tokio::time::Instant::now());
-                if let Some(until) = pull_wait {
+                    .and_then(|e| e.pull_held_back(&container.name));
+                if let Some(until) = held_back {
                     let image = container.image.as_deref().unwrap_or_default();
                     waiting.push((
                         container.name.clone(),
                         "ImagePullBackOff".into(),
                         format!("Back-off pulling image \"{image}\""),
                     ));
-                    let left = until - tokio::time::Instant::now();
-                    wake = Some(wake.map_or(left, |w| w.min(left)));
+                    sooner(&mut wake, until - tokio::time::Instant::now());
                     failed = true;
                     continue;
                 }
@@ -375,22 +392,15 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
                     .runtime
                     .start_container(&pod, container, *attempt)
                     .await;
-                let pulled_badly = matches!(&result, Err(e) if e.reason == "ErrImagePull");
-                if let Some(entry) = shared.entries().get_mut(uid) {
-                    if pulled_badly {
-                        let delay = entry
-                            .pulls
-                            .get(&container.name)
-                            .map_or(IMAGE_BACKOFF, |(_, d)| (*d * 2).min(MAX_IMAGE_BACKOFF));
-                        let until = tokio::time::Instant::now() + delay;
-                        entry.pulls.insert(container.name.clone(), (until, delay));
-                    } else if result.is_ok() {
-                        entry.pulls.remove(&container.name);
+                let pull_failed = matches!(&result, Err(e) if e.reason == "ErrImagePull");
+                if pull_failed || result.is_ok() {
+                    if let Some(entry) = shared.entries().get_mut(uid) {
+                        entry.record_pull(&container.name, pull_failed);
                     }
                 }
                 if let Err(error) = result {
                     tracing::info!(pod = %pod_key(&pod), container = %container.name, %error, "starting");
-                    wake = Some(if pulled_badly { IMAGE_BACKOFF } else { RETRY });
+                    wake = Some(if pull_failed { INITIAL_BACKOFF } else { RETRY });
                     waiting.push((container.name.clone(), error.reason.into(), error.message));
                     failed = true;
                 }
@@ -411,7 +421,7 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
             entry.probes = results;
         }
         if let Some(again) = verdicts.wake_after {
-            wake = Some(wake.map_or(again, |w| w.min(again)));
+            sooner(&mut wake, again);
         }
         // Stopping takes up to the grace period: it runs on its own so
         // the pod's other probes go on; the restart policy takes it from
@@ -430,7 +440,7 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
     }
     if !terminal && runtime.sandbox_ready {
         if let Some(again) = shared.runtime.refresh_volumes(&pod).await {
-            wake = Some(wake.map_or(again, |w| w.min(again)));
+            sooner(&mut wake, again);
         }
     }
     let pod_ip = pod_ip
@@ -474,6 +484,11 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
         }
     }
     wake
+}
+
+/// Makes `wake` no later than `after` from now.
+fn sooner(wake: &mut Option<Duration>, after: Duration) {
+    *wake = Some(wake.map_or(after, |w| w.min(after)));
 }
 
 fn hash_of(value: &serde_json::Value) -> u64 {
