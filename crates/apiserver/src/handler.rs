@@ -203,6 +203,11 @@ impl ApiServer {
                 return Err(ApiError::not_found_path());
             }
         }
+        if let Some(kind) = subresource.and_then(crate::stream::Kind::of) {
+            let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
+            let (rest, kubelet) = (&self.rest, &self.kubelet);
+            return crate::stream::serve(rest, kubelet, request, kind, namespace, name).await;
+        }
         if (target.verb, subresource) == ("get", Some("log")) {
             let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
             return crate::logs::serve(&self.rest, &self.kubelet, namespace, name, query).await;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::header::{HeaderMap, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -89,12 +90,30 @@ impl KubeletClient {
         path: &str,
         skip_verify: bool,
     ) -> Result<Response<Incoming>, String> {
+        self.send(host, port, Method::GET, path, HeaderMap::new(), skip_verify)
+            .await
+    }
+
+    /// Sends `method path` with `headers` (an upgrade request's, say) to
+    /// the node. The connection is kept for an upgrade: a 101 answer's
+    /// `hyper::upgrade::on` gives the node's side of the stream.
+    pub async fn send(
+        &self,
+        host: &str,
+        port: u16,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        skip_verify: bool,
+    ) -> Result<Response<Incoming>, String> {
         let authority = match host.parse::<IpAddr>() {
             Ok(IpAddr::V6(v6)) => format!("[{v6}]:{port}"),
             _ => format!("{host}:{port}"),
         };
         let url = format!("https://{authority}{path}");
-        let failed = |why: String| format!("Get {url:?}: {why}");
+        let verb = method.as_str().to_ascii_lowercase();
+        let verb = verb[..1].to_ascii_uppercase() + &verb[1..];
+        let failed = |why: String| format!("{verb} {url:?}: {why}");
         let dial = |why: String| failed(format!("dial tcp {authority}: {why}"));
         let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&authority)).await
         {
@@ -119,15 +138,26 @@ impl KubeletClient {
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| failed(e.to_string()))?;
-        // The connection lives as long as the response body is read.
+        // The connection lives as long as the response body is read, or
+        // the upgraded stream is used.
         tokio::spawn(async move {
-            let _ = connection.await;
+            let _ = connection.with_upgrades().await;
         });
-        let request = Request::get(path)
-            .header(hyper::header::HOST, &authority)
-            .header(hyper::header::USER_AGENT, "kube-apiserver")
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
             .body(Empty::<Bytes>::new())
             .map_err(|e| failed(e.to_string()))?;
+        *request.headers_mut() = headers;
+        let own = [
+            (hyper::header::HOST, HeaderValue::from_str(&authority)),
+            (USER_AGENT, Ok(HeaderValue::from_static("kube-apiserver"))),
+        ];
+        for (name, value) in own {
+            if let Ok(value) = value {
+                request.headers_mut().entry(name).or_insert(value);
+            }
+        }
         match tokio::time::timeout(RESPONSE_TIMEOUT, sender.send_request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(failed(error.to_string())),

@@ -26,6 +26,7 @@ mod rest;
 mod selectors;
 mod services;
 mod strategy;
+mod stream;
 mod subresources;
 mod watch;
 mod watch_cache;

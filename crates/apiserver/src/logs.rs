@@ -186,37 +186,52 @@ fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T,
     serde_json::from_value(value).map_err(|e| ApiError::internal(e.to_string()))
 }
 
-/// Upstream's `validateContainer`: the container asked for, or the only
-/// one. (kubectl itself picks the default container of a pod with more.)
+/// Upstream's container choice for logs and streams: the container
+/// asked for (any kind), or the only one. (kubectl itself picks the
+/// default container of a pod with more.)
 pub fn choose_container(pod: &Pod, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
     let spec = pod.spec.clone().unwrap_or_default();
-    let all: Vec<String> = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .map(|c| c.name.clone())
-        .chain(spec.containers.iter().map(|c| c.name.clone()))
-        .chain(
-            spec.ephemeral_containers
-                .iter()
-                .flatten()
-                .map(|c| c.name.clone()),
-        )
-        .collect();
+    let names = |containers: &[k8s_openapi::api::core::v1::Container]| {
+        containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let init = spec.init_containers.as_deref().unwrap_or_default();
+    let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| &c.name);
     match asked {
-        Some(container) if all.iter().any(|c| c == container) => Ok(container.to_string()),
-        Some(container) => Err(ApiError::bad_request(format!(
-            "container {container} is not valid for pod {name}"
-        ))),
+        Some(container) => {
+            let known = spec
+                .containers
+                .iter()
+                .chain(init)
+                .map(|c| &c.name)
+                .chain(ephemeral)
+                .any(|c| c == container);
+            if known {
+                Ok(container.to_string())
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "container {container} is not valid for pod {name}"
+                )))
+            }
+        }
         None => match spec.containers.as_slice() {
             [only] => Ok(only.name.clone()),
             [] => Err(ApiError::bad_request(format!(
                 "a container name must be specified for pod {name}"
             ))),
-            _ => Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                all.join(" ")
-            ))),
+            containers => {
+                let mut message = format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    names(containers)
+                );
+                if !init.is_empty() {
+                    message += &format!(" or one of the init containers: [{}]", names(init));
+                }
+                Err(ApiError::bad_request(message))
+            }
         },
     }
 }

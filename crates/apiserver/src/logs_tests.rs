@@ -68,7 +68,7 @@ fn the_container_is_the_one_asked_for_or_the_only_one() {
     assert_eq!((error.code, error.reason), (400, "BadRequest"));
     assert_eq!(
         error.message,
-        "a container name must be specified for pod web, choose one of: [setup a b]"
+        "a container name must be specified for pod web, choose one of: [a b] or one of the init containers: [setup]"
     );
     assert_eq!(
         choose_container(&two, "web", Some("setup")).unwrap(),

@@ -43,22 +43,7 @@ impl Finder {
         container: &str,
         previous: bool,
     ) -> Result<Instance, Refusal> {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let not_found = || {
-            (
-                StatusCode::NOT_FOUND,
-                format!("pod {name:?} does not exist"),
-            )
-        };
-        let pod = api
-            .get_opt(name)
-            .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .ok_or_else(not_found)?;
-        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
-        if !node.is_some_and(|node| self.nodes.iter().any(|n| n == node)) {
-            return Err(not_found());
-        }
+        let pod = self.pod(namespace, name).await?;
         if !has_container(&pod, container) {
             return Err((
                 StatusCode::NOT_FOUND,
@@ -97,6 +82,27 @@ impl Finder {
             StatusCode::BAD_REQUEST,
             format!("unable to retrieve container logs for {}", chosen.id),
         ))
+    }
+
+    /// The pod, if it is bound to one of this process's nodes.
+    pub async fn pod(&self, namespace: &str, name: &str) -> Result<Pod, Refusal> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let not_found = || {
+            (
+                StatusCode::NOT_FOUND,
+                format!("pod {name:?} does not exist"),
+            )
+        };
+        let pod = api
+            .get_opt(name)
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .ok_or_else(not_found)?;
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+        if !node.is_some_and(|node| self.nodes.iter().any(|n| n == node)) {
+            return Err(not_found());
+        }
+        Ok(pod)
     }
 
     /// `pod-logs/<namespace>_<name>_<uid>/<container>/<attempt>.log`.

@@ -1,11 +1,13 @@
 //! The node's HTTPS endpoint (the kubelet's port 10250), which the API
-//! server proxies `pods/log` to: `GET /containerLogs/{ns}/{pod}/{container}`
-//! with upstream's query parameters. Only clients with a certificate of
+//! server proxies `pods/log`, `exec`, `attach` and `portforward` to:
+//! `GET /containerLogs/{ns}/{pod}/{container}` with upstream's query
+//! parameters, and the streams of stream.rs. Only clients with a certificate of
 //! the cluster CA (the API server's `kube-apiserver-kubelet-client`) are
 //! served; others get 401.
 
 mod container;
 pub mod logs;
+mod stream;
 
 use std::convert::Infallible;
 use std::net::Ipv4Addr;
@@ -31,6 +33,7 @@ use tokio_rustls::TlsAcceptor;
 pub use container::Finder;
 use container::Refusal;
 use logs::LogOptions;
+use stream::Kind;
 
 /// The port upstream's kubelet serves on.
 pub const DEFAULT_PORT: u16 = 10250;
@@ -141,7 +144,7 @@ pub async fn serve(listener: TcpListener, tls: rustls::ServerConfig, finder: Fin
                 async move { Ok::<_, Infallible>(handle(&finder, request, authenticated).await) }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
                 .await;
         });
         while connections.try_join_next().is_some() {}
@@ -165,6 +168,23 @@ async fn handle(
                 return text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed".into());
             }
             container_logs(finder, namespace, pod, container, request.uri().query()).await
+        }
+        ["exec", namespace, pod, container] => {
+            stream::serve(finder, Kind::Exec, request, namespace, pod, Some(container)).await
+        }
+        ["attach", namespace, pod, container] => {
+            stream::serve(
+                finder,
+                Kind::Attach,
+                request,
+                namespace,
+                pod,
+                Some(container),
+            )
+            .await
+        }
+        ["portForward", namespace, pod] => {
+            stream::serve(finder, Kind::PortForward, request, namespace, pod, None).await
         }
         _ => text(StatusCode::NOT_FOUND, "404 page not found\n".into()),
     }
