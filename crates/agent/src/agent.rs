@@ -17,6 +17,7 @@ use kube::Client;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::Semaphore;
 
+use crate::events::Events;
 use crate::ipam::PodNetwork;
 use crate::node::{NodeSlot, NodeTemplate};
 use crate::pods::Entry;
@@ -42,6 +43,8 @@ pub struct Shared<R> {
     pub started: Timestamp,
     pub stopped: AtomicBool,
     pub permits: Arc<Semaphore>,
+    /// Where pods' events go (nowhere for hollow nodes).
+    pub events: Events,
 }
 
 impl<R: Runtime> Shared<R> {
@@ -64,7 +67,14 @@ impl<R: Runtime> Shared<R> {
             started: Timestamp::now(),
             stopped: AtomicBool::new(false),
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            events: Events::default(),
         }
+    }
+
+    /// Records pods' events through `events`.
+    pub fn with_events(mut self, events: Events) -> Shared<R> {
+        self.events = events;
+        self
     }
 
     pub fn is_stopped(&self) -> bool {

@@ -20,6 +20,7 @@
 mod agent;
 pub mod containerd;
 pub mod cri;
+pub mod events;
 mod heartbeat;
 pub mod images;
 pub mod ipam;
@@ -32,6 +33,7 @@ pub mod runtime;
 pub mod server;
 pub mod sim;
 mod sources;
+mod static_pods;
 pub mod volumes;
 
 use std::collections::BTreeMap;

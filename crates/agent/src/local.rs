@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::containerd::{self, ContainerdOptions};
 use crate::cri::CriRuntime;
+use crate::events::Events;
 use crate::node::NodeSlot;
 use crate::server::{self, Finder, ServingTls};
 use crate::{agent, images, machine, Taint};
@@ -82,8 +83,16 @@ pub async fn run_node(
         import_images(&socket, &agent_dir).await;
     }
 
+    let name = options.node_name.unwrap_or_else(machine::hostname);
+    let events = Events::new(client.clone(), &name);
     let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
-    let runtime = CriRuntime::new(&socket, &agent_dir, client.clone(), queue.clone());
+    let runtime = CriRuntime::new(
+        &socket,
+        &agent_dir,
+        client.clone(),
+        queue.clone(),
+        events.clone(),
+    );
     let version = match runtime.version().await {
         Ok(version) => version,
         Err(error) => {
@@ -97,7 +106,6 @@ pub async fn run_node(
     let mut template = machine::template(&options.data_dir, version);
     template.labels = options.labels;
     template.taints = options.taints;
-    let name = options.node_name.unwrap_or_else(machine::hostname);
     let port = options.kubelet_port.unwrap_or(server::DEFAULT_PORT);
     template.kubelet_port = i32::from(port);
     let finder = Finder {
@@ -116,15 +124,19 @@ pub async fn run_node(
             None
         }
     };
-    let slot = NodeSlot::new(&name, machine::host_ip());
-    let shared = Arc::new(agent::Shared::new(
-        client,
-        runtime,
-        template,
-        vec![slot],
-        queue,
+    // The manifests' mirror pods are bound to this node: the agent runs
+    // them as any other pod.
+    let static_pods = tokio::spawn(crate::static_pods::run(
+        client.clone(),
+        name.clone(),
+        agent_dir.clone(),
     ));
+    let slot = NodeSlot::new(&name, machine::host_ip());
+    let shared = Arc::new(
+        agent::Shared::new(client, runtime, template, vec![slot], queue).with_events(events),
+    );
     agent::run(shared, queued, shutdown).await;
+    static_pods.abort();
     if let Some(endpoint) = endpoint {
         endpoint.abort();
     }

@@ -60,16 +60,16 @@ pub trait Runtime: Send + Sync + 'static {
         false
     }
 
-    /// Runs `command` in the container (`<runtime>://<id>`) and returns
-    /// its exit code, for exec probes.
+    /// Runs `command` in the container (`<runtime>://<id>`), for exec
+    /// probes and hooks.
     fn exec_sync(
         &self,
         container_id: &str,
         command: &[String],
         timeout: Duration,
-    ) -> impl Future<Output = Result<i32, RuntimeError>> + Send {
+    ) -> impl Future<Output = Result<Exited, RuntimeError>> + Send {
         let _ = (container_id, command, timeout);
-        async { Ok(0) }
+        async { Ok(Exited::default()) }
     }
 
     /// Stops one container instance, giving it `grace` to exit (a failed
@@ -94,6 +94,14 @@ pub trait Runtime: Send + Sync + 'static {
     fn set_pod_cidr(&self, cidr: &str) {
         let _ = cidr;
     }
+}
+
+/// How a command run in a container ended: its exit code and its output
+/// (stdout then stderr).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exited {
+    pub code: i32,
+    pub output: String,
 }
 
 /// What a runtime reports about one pod.
@@ -148,6 +156,9 @@ pub struct ExitedContainer {
     pub exit_code: i32,
     /// The runtime's reason for the exit (`OOMKilled`), if it gave one.
     pub reason: Option<String>,
+    /// The termination message: what the container wrote to its
+    /// terminationMessagePath, or its log's tail, as its policy says.
+    pub message: Option<String>,
 }
 
 impl ExitedContainer {

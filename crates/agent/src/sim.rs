@@ -242,6 +242,7 @@ impl Runtime for SimRuntime {
                             finished_at,
                             exit_code,
                             reason: None,
+                            message: None,
                         }),
                         None => ContainerState::Running {
                             started_at: c.started_at,
@@ -261,6 +262,7 @@ impl Runtime for SimRuntime {
                                 finished_at,
                                 exit_code,
                                 reason: None,
+                                message: None,
                             },
                         ),
                         ready: Some(!pod.behaviour.never_ready),

@@ -17,6 +17,9 @@ pub const POD_NAME: &str = "io.kubernetes.pod.name";
 pub const POD_NAMESPACE: &str = "io.kubernetes.pod.namespace";
 pub const POD_UID: &str = "io.kubernetes.pod.uid";
 pub const CONTAINER_NAME: &str = "io.kubernetes.container.name";
+/// Container annotations the runtime keeps and status reads back.
+pub const TERMINATION_MESSAGE_PATH: &str = "io.kubernetes.container.terminationMessagePath";
+pub const TERMINATION_MESSAGE_POLICY: &str = "io.kubernetes.container.terminationMessagePolicy";
 
 /// CFS period the CPU limit is a share of (upstream's default).
 const CPU_PERIOD: i64 = 100_000;
@@ -164,8 +167,15 @@ pub fn container(
             attempt.to_string(),
         ),
         (
-            "io.kubernetes.container.terminationMessagePath".to_string(),
+            TERMINATION_MESSAGE_PATH.to_string(),
             termination_message_path(container).to_string(),
+        ),
+        (
+            TERMINATION_MESSAGE_POLICY.to_string(),
+            container
+                .termination_message_policy
+                .clone()
+                .unwrap_or_else(|| "File".into()),
         ),
         (
             "io.kubernetes.pod.terminationGracePeriod".to_string(),

@@ -7,6 +7,7 @@ mod client;
 pub mod config;
 mod relist;
 mod status;
+mod termination;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,9 @@ use tonic::{Code, Request};
 
 pub use client::CriClient;
 
+use crate::events::{self, Events, Kind};
 use crate::pods::env;
-use crate::runtime::{Runtime, RuntimeError, RuntimePodStatus};
+use crate::runtime::{Exited, Runtime, RuntimeError, RuntimePodStatus};
 use crate::volumes;
 use config::{PodNames, POD_UID};
 
@@ -44,6 +46,7 @@ pub struct CriRuntime {
     /// When each pod's volumes were last brought up to date: syncs come
     /// often (probes, status echoes), the API is asked once a period.
     refreshed: Mutex<HashMap<String, tokio::time::Instant>>,
+    events: Events,
 }
 
 impl CriRuntime {
@@ -54,6 +57,7 @@ impl CriRuntime {
         agent_dir: &Path,
         api: kube::Client,
         changed: UnboundedSender<String>,
+        events: Events,
     ) -> CriRuntime {
         let client = CriClient::new(socket);
         tokio::spawn(relist::run(client.clone(), changed));
@@ -63,6 +67,7 @@ impl CriRuntime {
             agent_dir: agent_dir.to_path_buf(),
             pod_cidr: Mutex::new(None),
             refreshed: Mutex::new(HashMap::new()),
+            events,
         }
     }
 
@@ -213,9 +218,10 @@ impl CriRuntime {
     }
 
     /// The image of `container`, pulled as its pull policy says; returns
-    /// the image's id.
+    /// the image's id. Records upstream's events on the way.
     async fn ensure_image(
         &self,
+        pod: &Pod,
         container: &Container,
         sandbox: &cri::PodSandboxConfig,
     ) -> Result<String, RuntimeError> {
@@ -228,6 +234,10 @@ impl CriRuntime {
             .image_pull_policy
             .as_deref()
             .unwrap_or("IfNotPresent");
+        let event = |kind: Kind, reason: &str, message: String| {
+            self.events
+                .container(pod, &container.name, kind, reason, message)
+        };
         let mut images = self.client.images.clone();
         if policy != "Always" {
             let present = images
@@ -240,29 +250,63 @@ impl CriRuntime {
                 .into_inner()
                 .image;
             if let Some(present) = present {
+                let message = format!("Container image \"{image}\" already present on machine");
+                event(Kind::Normal, "Pulled", message);
                 return Ok(present.id);
             }
             if policy == "Never" {
-                return Err(RuntimeError::new(
-                    "ErrImageNeverPull",
-                    format!("Container image \"{image}\" is not present with pull policy of Never"),
-                ));
+                let message =
+                    format!("Container image \"{image}\" is not present with pull policy of Never");
+                event(Kind::Warning, "ErrImageNeverPull", message.clone());
+                event(Kind::Warning, "Failed", "Error: ErrImageNeverPull".into());
+                return Err(RuntimeError::new("ErrImageNeverPull", message));
             }
         }
+        event(
+            Kind::Normal,
+            "Pulling",
+            format!("Pulling image \"{image}\""),
+        );
+        let started = std::time::Instant::now();
         let pulled = images
             .pull_image(cri::PullImageRequest {
-                image: Some(spec),
+                image: Some(spec.clone()),
                 auth: None,
                 sandbox_config: Some(sandbox.clone()),
             })
+            .await;
+        let image_ref = match pulled {
+            Ok(pulled) => pulled.into_inner().image_ref,
+            Err(status) => {
+                let message = format!("failed to pull image \"{image}\": {}", status.message());
+                event(
+                    Kind::Warning,
+                    "Failed",
+                    format!("Failed to pull image \"{image}\": {}", status.message()),
+                );
+                event(Kind::Warning, "Failed", "Error: ErrImagePull".into());
+                return Err(RuntimeError::new("ErrImagePull", message));
+            }
+        };
+        let took = events::go_duration(started.elapsed());
+        let size = images
+            .image_status(cri::ImageStatusRequest {
+                image: Some(spec),
+                verbose: false,
+            })
             .await
-            .map_err(|e| {
-                RuntimeError::new(
-                    "ErrImagePull",
-                    format!("failed to pull image \"{image}\": {}", e.message()),
-                )
-            })?;
-        Ok(pulled.into_inner().image_ref)
+            .ok()
+            .and_then(|s| s.into_inner().image)
+            .map_or(0, |i| i.size);
+        event(
+            Kind::Normal,
+            "Pulled",
+            format!(
+                "Successfully pulled image \"{image}\" in {took} ({took} including waiting). \
+                 Image size: {size} bytes."
+            ),
+        );
+        Ok(image_ref)
     }
 
     /// The mounts of `container`: its volumes, and the files the agent
@@ -293,8 +337,11 @@ impl CriRuntime {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| config_error(format!("creating {}: {e}", dir.display())))?;
             let file = dir.join(format!("termination-log-{attempt}"));
-            std::fs::write(&file, b"")
-                .map_err(|e| config_error(format!("writing {}: {e}", file.display())))?;
+            // Writable by any user the container runs as, as upstream.
+            let written = std::fs::write(&file, b"").and_then(|()| {
+                std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            });
+            written.map_err(|e| config_error(format!("writing {}: {e}", file.display())))?;
             mounts.push(bind(&file, message_path, false));
         }
         Ok(mounts)
@@ -400,7 +447,7 @@ impl Runtime for CriRuntime {
     ) -> Result<(), RuntimeError> {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         let (sandbox_id, sandbox) = self.ensure_sandbox(pod).await?;
-        let image = self.ensure_image(container, &sandbox).await?;
+        let image = self.ensure_image(pod, container, &sandbox).await?;
         // An instance created but never started (a failed start) holds the
         // name this one needs.
         let mut runtime = self.client.runtime.clone();
@@ -439,6 +486,18 @@ impl Runtime for CriRuntime {
                 log_path,
             },
         );
+        let event = |kind: Kind, reason: &str, message: String| {
+            self.events
+                .container(pod, &container.name, kind, reason, message)
+        };
+        let failed = |reason: &'static str, status: tonic::Status| {
+            event(
+                Kind::Warning,
+                "Failed",
+                format!("Error: {}", status.message()),
+            );
+            error(reason, status)
+        };
         let id = runtime
             .create_container(Request::new(cri::CreateContainerRequest {
                 pod_sandbox_id: sandbox_id,
@@ -446,15 +505,25 @@ impl Runtime for CriRuntime {
                 sandbox_config: Some(sandbox),
             }))
             .await
-            .map_err(|e| error("CreateContainerError", e))?
+            .map_err(|e| failed("CreateContainerError", e))?
             .into_inner()
             .container_id;
+        event(
+            Kind::Normal,
+            "Created",
+            format!("Created container: {}", container.name),
+        );
         runtime
             .start_container(cri::StartContainerRequest {
                 container_id: id.clone(),
             })
             .await
-            .map_err(|e| error("RunContainerError", e))?;
+            .map_err(|e| failed("RunContainerError", e))?;
+        event(
+            Kind::Normal,
+            "Started",
+            format!("Started container {}", container.name),
+        );
         Ok(())
     }
 
@@ -584,7 +653,7 @@ impl Runtime for CriRuntime {
         container_id: &str,
         command: &[String],
         timeout: Duration,
-    ) -> Result<i32, RuntimeError> {
+    ) -> Result<Exited, RuntimeError> {
         let mut runtime = self.client.runtime.clone();
         let id = container_id.rsplit("://").next().unwrap_or(container_id);
         let response = runtime
@@ -595,7 +664,13 @@ impl Runtime for CriRuntime {
             })
             .await
             .map_err(|e| error("ExecSyncError", e))?;
-        Ok(response.into_inner().exit_code)
+        let response = response.into_inner();
+        let mut output = String::from_utf8_lossy(&response.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&response.stderr));
+        Ok(Exited {
+            code: response.exit_code,
+            output,
+        })
     }
 
     async fn stop_container(

@@ -91,6 +91,7 @@ fn exited(status: &cri::ContainerStatus) -> Option<ExitedContainer> {
         finished_at: timestamp(status.finished_at),
         exit_code: status.exit_code,
         reason: Some(status.reason.clone()).filter(|r| !r.is_empty()),
+        message: super::termination::message(status),
     })
 }
 

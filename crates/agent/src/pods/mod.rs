@@ -4,6 +4,7 @@
 //! nothing happens, so idle pods cost only their entry.
 
 pub mod env;
+mod hooks;
 mod plan;
 mod probes;
 mod record;
@@ -25,6 +26,7 @@ pub use plan::{go_duration, pod_key, Backoff, Plan, INITIAL_BACKOFF, MAX_BACKOFF
 pub use status::{generate, is_terminal, qos_class, Inputs};
 
 use crate::agent::Shared;
+use crate::events::Kind;
 use crate::node::NodeSlot;
 use crate::runtime::{ContainerState, Runtime};
 use record::PodRecord;
@@ -51,6 +53,9 @@ pub struct Entry {
     /// Containers whose image failed to pull: until when not to try
     /// again, and the delay after the next failure.
     pulls: std::collections::HashMap<String, (tokio::time::Instant, Duration)>,
+    /// The waiting reason and message last recorded as an event, per
+    /// container: a container waiting the same way is not reported again.
+    reported: std::collections::HashMap<String, String>,
 }
 
 impl Entry {
@@ -89,6 +94,7 @@ impl Entry {
             timer: None,
             probes: Default::default(),
             pulls: Default::default(),
+            reported: Default::default(),
         }
     }
 }
@@ -97,6 +103,9 @@ impl Entry {
 const RETRY: Duration = Duration::from_secs(1);
 /// Grace period when a pod names none (upstream's default).
 const DEFAULT_GRACE_SECONDS: i64 = 30;
+/// How long a postStart hook may take (upstream sets none; a hook that
+/// never ends must not hold the pod's sync for good).
+const POST_START_LIMIT: Duration = Duration::from_secs(300);
 /// Bound on start rounds per sync (each round may start the next init
 /// container).
 const MAX_START_ROUNDS: usize = 16;
@@ -352,7 +361,22 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
                 .iter()
                 .any(|c| matches!(c.state, ContainerState::Running { .. }))
         {
-            if let Err(error) = shared.runtime.stop_pod(uid, grace_period(&pod)).await {
+            let running: Vec<(String, String)> = runtime
+                .containers
+                .iter()
+                .filter(|c| matches!(c.state, ContainerState::Running { .. }))
+                .map(|c| (c.name.clone(), c.id.clone()))
+                .collect();
+            for (name, _) in &running {
+                let message = format!("Stopping container {name}");
+                let events = &shared.events;
+                events.container(&pod, name, Kind::Normal, "Killing", message);
+            }
+            let ip = pod_ip.map(|ip| ip.to_string()).or(runtime.ip.clone());
+            let (events, ip) = (&shared.events, ip.unwrap_or_default());
+            let grace = grace_period(&pod);
+            let grace = hooks::pre_stop(&shared.runtime, events, &pod, &running, &ip, grace).await;
+            if let Err(error) = shared.runtime.stop_pod(uid, grace).await {
                 tracing::warn!(pod = %pod_key(&pod), %error, "stopping containers");
                 return Some(RETRY);
             }
@@ -392,6 +416,10 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
                     .runtime
                     .start_container(&pod, container, *attempt)
                     .await;
+                let result = match result {
+                    Ok(()) => post_start(shared, uid, &pod, container).await,
+                    failed => failed,
+                };
                 let pull_failed = matches!(&result, Err(e) if e.reason == "ErrImagePull");
                 if pull_failed || result.is_ok() {
                     if let Some(entry) = shared.entries().get_mut(uid) {
@@ -411,12 +439,22 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
             }
         }
     }
+    if !terminal {
+        report_waiting(shared, uid, &pod, &waiting);
+    }
     if !terminal && shared.runtime.runs_probes() {
         let mut results = match shared.entries().get_mut(uid) {
             Some(entry) => std::mem::take(&mut entry.probes),
             None => return None,
         };
-        let verdicts = probes::run(&shared.runtime, &pod, &mut runtime, &mut results).await;
+        let verdicts = probes::run(
+            &shared.runtime,
+            &shared.events,
+            &pod,
+            &mut runtime,
+            &mut results,
+        )
+        .await;
         if let Some(entry) = shared.entries().get_mut(uid) {
             entry.probes = results;
         }
@@ -429,8 +467,12 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
         for (name, id) in verdicts.kill {
             tracing::info!(pod = %pod_key(&pod), container = %name, "probe failed; restarting");
             let (shared, grace, key) = (shared.clone(), grace_period(&pod), pod_key(&pod));
-            let uid = uid.to_string();
+            let (uid, pod, ip) = (uid.to_string(), pod.clone(), runtime.ip.clone());
             tokio::spawn(async move {
+                let running = [(name.clone(), id.clone())];
+                let (events, ip) = (&shared.events, ip.unwrap_or_default());
+                let grace =
+                    hooks::pre_stop(&shared.runtime, events, &pod, &running, &ip, grace).await;
                 if let Err(error) = shared.runtime.stop_container(&id, grace).await {
                     tracing::warn!(pod = %key, container = %name, %error, "stopping");
                 }
@@ -484,6 +526,110 @@ async fn sync<R: Runtime>(shared: &Arc<Shared<R>>, uid: &str) -> Option<Duration
         }
     }
     wake
+}
+
+/// Runs the container's postStart hook, if it has one, on the instance
+/// that just started. A failed hook stops the instance, which its restart
+/// policy then handles, as upstream's kubelet does.
+async fn post_start<R: Runtime>(
+    shared: &Arc<Shared<R>>,
+    uid: &str,
+    pod: &Pod,
+    container: &k8s_openapi::api::core::v1::Container,
+) -> Result<(), crate::runtime::RuntimeError> {
+    let Some(handler) = container
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.post_start.as_ref())
+    else {
+        return Ok(());
+    };
+    let status = shared.runtime.pod_status(uid).await;
+    let Some(started) = status.container(&container.name) else {
+        return Ok(());
+    };
+    let (id, ip) = (started.id.clone(), status.ip.clone().unwrap_or_default());
+    let grace = grace_period(pod);
+    let ran = hooks::run(
+        &shared.runtime,
+        pod,
+        container,
+        &id,
+        &ip,
+        handler,
+        POST_START_LIMIT,
+    )
+    .await;
+    let Err(message) = ran else {
+        return Ok(());
+    };
+    tracing::info!(pod = %pod_key(pod), container = %container.name, %message, "postStart hook");
+    let failed = "PostStartHook failed".to_string();
+    let events = &shared.events;
+    events.container(
+        pod,
+        &container.name,
+        Kind::Warning,
+        "FailedPostStartHook",
+        failed,
+    );
+    if let Err(error) = shared.runtime.stop_container(&id, grace).await {
+        tracing::warn!(pod = %pod_key(pod), container = %container.name, %error, "stopping");
+    }
+    Err(crate::runtime::RuntimeError::new(
+        "PostStartHookError",
+        message,
+    ))
+}
+
+/// Records why containers wait, once per reason and message, as
+/// upstream's kubelet reports back-offs and configuration errors (pull
+/// and start failures are recorded where they happen).
+fn report_waiting<R: Runtime>(
+    shared: &Shared<R>,
+    uid: &str,
+    pod: &Pod,
+    waiting: &[(String, String, String)],
+) {
+    let fresh: Vec<&(String, String, String)> = {
+        let mut entries = shared.entries();
+        let Some(entry) = entries.get_mut(uid) else {
+            return;
+        };
+        entry
+            .reported
+            .retain(|name, _| waiting.iter().any(|(waits, _, _)| waits == name));
+        waiting
+            .iter()
+            .filter(|(name, reason, message)| {
+                let key = format!("{reason}\n{message}");
+                entry.reported.insert(name.clone(), key.clone()) != Some(key)
+            })
+            .collect()
+    };
+    let events = &shared.events;
+    for (name, reason, message) in fresh {
+        match reason.as_str() {
+            "CrashLoopBackOff" => {
+                let message = format!(
+                    "Back-off restarting failed container {name} in pod {}_{}({uid})",
+                    pod.metadata.name.as_deref().unwrap_or_default(),
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                );
+                events.container(pod, name, Kind::Warning, "BackOff", message);
+            }
+            "ImagePullBackOff" => {
+                events.container(pod, name, Kind::Normal, "BackOff", message.clone());
+                let error = "Error: ImagePullBackOff".to_string();
+                events.container(pod, name, Kind::Warning, "Failed", error);
+            }
+            "CreateContainerConfigError" => {
+                let error = format!("Error: {message}");
+                events.container(pod, name, Kind::Warning, "Failed", error);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Makes `wake` no later than `after` from now.

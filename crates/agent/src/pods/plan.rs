@@ -224,6 +224,7 @@ mod tests {
                 finished_at: finished,
                 exit_code: code,
                 reason: None,
+                message: None,
             }),
             previous: None,
             ready: None,

@@ -14,6 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::events::{Events, Kind};
 use crate::runtime::{ContainerState, Runtime, RuntimePodStatus};
 
 /// The results of one container instance's probes.
@@ -90,6 +91,7 @@ pub struct Verdicts {
 /// `status`.
 pub async fn run<R: Runtime>(
     runtime: &R,
+    events: &Events,
     pod: &Pod,
     status: &mut RuntimePodStatus,
     results: &mut HashMap<String, Results>,
@@ -133,7 +135,9 @@ pub async fn run<R: Runtime>(
                     let due = entry.startup.due(probe, started_at);
                     if due <= now {
                         let ok = check(runtime, container, &found.id, &ip, probe).await;
+                        let ok = report(events, pod, container, "Startup", ok);
                         if entry.startup.record(probe, ok, now) {
+                            kill(events, pod, container, "startup");
                             verdicts
                                 .kill
                                 .push((container.name.clone(), found.id.clone()));
@@ -151,7 +155,9 @@ pub async fn run<R: Runtime>(
                 let due = entry.liveness.due(probe, started_at);
                 if due <= now {
                     let ok = check(runtime, container, &found.id, &ip, probe).await;
+                    let ok = report(events, pod, container, "Liveness", ok);
                     if entry.liveness.record(probe, ok, now) {
+                        kill(events, pod, container, "liveness");
                         verdicts
                             .kill
                             .push((container.name.clone(), found.id.clone()));
@@ -163,6 +169,7 @@ pub async fn run<R: Runtime>(
                 let due = entry.readiness.due(probe, started_at);
                 if due <= now {
                     let ok = check(runtime, container, &found.id, &ip, probe).await;
+                    let ok = report(events, pod, container, "Readiness", ok);
                     entry.readiness.record(probe, ok, now);
                 }
                 next.push(entry.readiness.due(probe, started_at));
@@ -186,91 +193,166 @@ pub async fn run<R: Runtime>(
     verdicts
 }
 
-/// Runs one probe once; true when it passed.
+/// Records a failed probe as upstream's prober does; true when it passed.
+fn report(
+    events: &Events,
+    pod: &Pod,
+    container: &Container,
+    probe: &str,
+    result: Result<(), String>,
+) -> bool {
+    let Err(output) = result else {
+        return true;
+    };
+    let message = format!("{probe} probe failed: {output}");
+    events.container(pod, &container.name, Kind::Warning, "Unhealthy", message);
+    false
+}
+
+/// Records that a container is stopped for a failed probe.
+fn kill(events: &Events, pod: &Pod, container: &Container, probe: &str) {
+    let message = format!(
+        "Container {} failed {probe} probe, will be restarted",
+        container.name
+    );
+    events.container(pod, &container.name, Kind::Normal, "Killing", message);
+}
+
+/// Runs one probe once; on failure, its output as upstream words it.
 async fn check<R: Runtime>(
     runtime: &R,
     container: &Container,
     id: &str,
     ip: &str,
     probe: &Probe,
-) -> bool {
+) -> Result<(), String> {
     let timeout =
         Duration::from_secs(u64::try_from(probe.timeout_seconds.unwrap_or(1).max(1)).unwrap_or(1));
     if let Some(exec) = &probe.exec {
         let command = exec.command.clone().unwrap_or_default();
-        return matches!(runtime.exec_sync(id, &command, timeout).await, Ok(0));
+        return match runtime.exec_sync(id, &command, timeout).await {
+            Ok(exited) if exited.code == 0 => Ok(()),
+            Ok(exited) => Err(exited.output),
+            Err(error) => Err(error.message),
+        };
     }
-    let port_of = |port: &IntOrString| -> Option<u16> {
-        match port {
-            IntOrString::Int(number) => u16::try_from(*number).ok(),
-            IntOrString::String(name) => container
-                .ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref() == Some(name.as_str()))
-                .and_then(|p| u16::try_from(p.container_port).ok()),
-        }
+    let port_of = |port: &IntOrString| -> Result<u16, String> {
+        port_number(container, port).ok_or_else(|| format!("invalid port {port:?}"))
     };
+    let mut target = String::new();
     let work = async {
         if let Some(http) = &probe.http_get {
             let host = http.host.clone().unwrap_or_else(|| ip.to_string());
             let port = port_of(&http.port)?;
-            if http.scheme.as_deref() == Some("HTTPS") {
+            let path = http.path.as_deref().unwrap_or("/");
+            let scheme = http
+                .scheme
+                .as_deref()
+                .unwrap_or("HTTP")
+                .to_ascii_lowercase();
+            target = format!("Get \"{scheme}://{host}:{port}{path}\": ");
+            if scheme == "https" {
                 // Without TLS in the prober, HTTPS probes check that the
                 // port accepts connections.
-                return tcp(&host, port).await.then_some(true);
+                return tcp(&host, port).await.map_err(|e| format!("{target}{e}"));
             }
-            return http_get(&host, port, http.path.as_deref().unwrap_or("/"), http).await;
+            let code = http_get(&host, port, path, http).await?;
+            if !(200..400).contains(&code) {
+                return Err(format!("HTTP probe failed with statuscode: {code}"));
+            }
+            return Ok(());
         }
         if let Some(socket) = &probe.tcp_socket {
             let host = socket.host.clone().unwrap_or_else(|| ip.to_string());
-            return Some(tcp(&host, port_of(&socket.port)?).await);
+            return tcp(&host, port_of(&socket.port)?).await;
         }
         if let Some(grpc) = &probe.grpc {
             // A gRPC health check needs a gRPC client per probe; until
             // then the port accepting connections counts.
-            return Some(tcp(ip, u16::try_from(grpc.port).ok()?).await);
+            let port = u16::try_from(grpc.port).map_err(|e| e.to_string())?;
+            return tcp(ip, port).await;
         }
-        Some(true)
+        Ok(())
     };
-    let passed = matches!(tokio::time::timeout(timeout, work).await, Ok(Some(true)));
-    tracing::debug!(container = %container.name, passed, "probe");
-    passed
+    let result = match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) if probe.http_get.is_some() => Err(format!(
+            "{target}context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        )),
+        Err(_) => Err("i/o timeout".into()),
+    };
+    tracing::debug!(container = %container.name, ?result, "probe");
+    result
 }
 
-async fn tcp(host: &str, port: u16) -> bool {
-    let Ok(address) = format!("{host}:{port}").parse::<SocketAddr>() else {
-        return false;
-    };
-    TcpStream::connect(address).await.is_ok()
+/// A probe's or hook's port: a number, or the name of a container port.
+pub(super) fn port_number(container: &Container, port: &IntOrString) -> Option<u16> {
+    match port {
+        IntOrString::Int(number) => u16::try_from(*number).ok(),
+        IntOrString::String(name) => container
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .and_then(|p| u16::try_from(p.container_port).ok()),
+    }
 }
 
-/// An HTTP GET as upstream's prober sends it; 200–399 passes.
-async fn http_get(
+async fn tcp(host: &str, port: u16) -> Result<(), String> {
+    let address = format!("{host}:{port}");
+    let parsed: SocketAddr = address
+        .parse()
+        .map_err(|_| format!("dial tcp: address {address}: invalid address"))?;
+    TcpStream::connect(parsed)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("dial tcp {address}: {}", connect_error(&e)))
+}
+
+/// A failed connect as Go words it.
+fn connect_error(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connect: connection refused".into(),
+        std::io::ErrorKind::HostUnreachable => "connect: no route to host".into(),
+        std::io::ErrorKind::NetworkUnreachable => "connect: network is unreachable".into(),
+        _ => format!("connect: {error}"),
+    }
+}
+
+/// An HTTP GET as upstream's prober sends it; returns the status code.
+pub(super) async fn http_get(
     host: &str,
     port: u16,
     path: &str,
     http: &k8s_openapi::api::core::v1::HTTPGetAction,
-) -> Option<bool> {
-    let address: SocketAddr = format!("{host}:{port}").parse().ok()?;
-    let mut stream = TcpStream::connect(address).await.ok()?;
+) -> Result<u16, String> {
+    let address = format!("{host}:{port}");
+    let url = format!("Get \"http://{address}{path}\"");
+    let parsed: SocketAddr = address
+        .parse()
+        .map_err(|_| format!("{url}: dial tcp: address {address}: invalid address"))?;
+    let mut stream = TcpStream::connect(parsed)
+        .await
+        .map_err(|e| format!("{url}: dial tcp {address}: {}", connect_error(&e)))?;
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
     for header in http.http_headers.iter().flatten() {
         request.push_str(&format!("{}: {}\r\n", header.name, header.value));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
+    let broken = |e: std::io::Error| format!("{url}: read tcp {address}: {e}");
+    stream.write_all(request.as_bytes()).await.map_err(broken)?;
     let mut head = [0u8; 64];
-    let read = stream.read(&mut head).await.ok()?;
-    let line = std::str::from_utf8(&head[..read]).ok()?;
-    let code: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some((200..400).contains(&code))
+    let read = stream.read(&mut head).await.map_err(broken)?;
+    std::str::from_utf8(&head[..read])
+        .ok()
+        .and_then(|line| line.split_whitespace().nth(1)?.parse::<u16>().ok())
+        .ok_or_else(|| format!("{url}: malformed HTTP response"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{RuntimeContainer, RuntimeError};
+    use crate::runtime::{Exited, RuntimeContainer, RuntimeError};
 
     /// A runtime whose exec probes exit with `code`.
     struct Fake {
@@ -293,8 +375,16 @@ mod tests {
         async fn pod_status(&self, _: &str) -> RuntimePodStatus {
             RuntimePodStatus::default()
         }
-        async fn exec_sync(&self, _: &str, _: &[String], _: Duration) -> Result<i32, RuntimeError> {
-            Ok(self.code)
+        async fn exec_sync(
+            &self,
+            _: &str,
+            _: &[String],
+            _: Duration,
+        ) -> Result<Exited, RuntimeError> {
+            Ok(Exited {
+                code: self.code,
+                output: String::new(),
+            })
         }
     }
 
@@ -334,7 +424,14 @@ mod tests {
         let mut results = HashMap::new();
         let failing = Fake { code: 1 };
         let mut current = status(started);
-        let first = run(&failing, &pod, &mut current, &mut results).await;
+        let first = run(
+            &failing,
+            &Events::default(),
+            &pod,
+            &mut current,
+            &mut results,
+        )
+        .await;
         assert!(first.kill.is_empty(), "one failure is under the threshold");
         assert_eq!(current.containers[0].ready, Some(false));
         assert!(first
@@ -346,7 +443,14 @@ mod tests {
                 Some(Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(2));
         }
         let mut current = status(started);
-        let second = run(&failing, &pod, &mut current, &mut results).await;
+        let second = run(
+            &failing,
+            &Events::default(),
+            &pod,
+            &mut current,
+            &mut results,
+        )
+        .await;
         assert_eq!(
             second.kill,
             vec![("c".to_string(), "containerd://1".to_string())]
@@ -355,7 +459,14 @@ mod tests {
         let passing = Fake { code: 0 };
         let mut results = HashMap::new();
         let mut current = status(started);
-        run(&passing, &pod, &mut current, &mut results).await;
+        run(
+            &passing,
+            &Events::default(),
+            &pod,
+            &mut current,
+            &mut results,
+        )
+        .await;
         assert_eq!(current.containers[0].ready, Some(true));
     }
 }

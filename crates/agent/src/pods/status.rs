@@ -248,6 +248,7 @@ fn terminated(exited: &ExitedContainer) -> ApiState {
             container_id: Some(exited.id.clone()),
             exit_code: exited.exit_code,
             reason: Some(exited.reason().into()),
+            message: exited.message.clone(),
             started_at: Some(Time(exited.started_at)),
             finished_at: Some(Time(exited.finished_at)),
             ..ContainerStateTerminated::default()

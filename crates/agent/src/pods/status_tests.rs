@@ -50,6 +50,7 @@ fn exited(name: &str, attempt: u32, code: i32) -> RuntimeContainer {
             finished_at: Timestamp::UNIX_EPOCH,
             exit_code: code,
             reason: None,
+            message: None,
         }),
         ..running(name, true)
     }
