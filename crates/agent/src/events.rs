@@ -156,5 +156,7 @@ mod tests {
         assert_eq!(go_duration(Duration::from_millis(2000)), "2s");
         assert_eq!(go_duration(Duration::from_millis(123_500)), "2m3.5s");
         assert_eq!(go_duration(Duration::from_secs(3_600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
     }
 }

@@ -26,6 +26,9 @@ pub const LEASE_DURATION_SECONDS: i32 = 40;
 /// How often node status is posted when nothing changed (upstream's
 /// `nodeStatusReportFrequency`).
 pub const STATUS_REPORT_INTERVAL: Duration = Duration::from_secs(300);
+/// How many times (100 ms apart) a node with a podCIDR waits for its
+/// runtime's network to be ready before posting.
+const NETWORK_SETTLE_POLLS: usize = 20;
 /// How many nodes register at the same time on start-up.
 const REGISTER_CONCURRENCY: usize = 32;
 
@@ -96,6 +99,13 @@ async fn beat<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
             return;
         }
     }
+    // A real node posts as soon as its runtime or machine changed.
+    if let Some(judged) = judge(shared).await {
+        let mut state = slot.state();
+        if state.judged.as_ref() != Some(&judged) {
+            state.stale = true;
+        }
+    }
     let due = {
         let state = slot.state();
         state.stale
@@ -140,23 +150,55 @@ async fn register<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) -> Result<(),
     Ok(())
 }
 
-/// Posts the node's status: ready once it has pod addresses.
+/// Posts the node's status: ready once it has pod addresses and the
+/// runtime says it can run pods.
 pub async fn post_status<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
+    let mut judged = judge(shared).await;
+    // The runtime takes a moment to load the network configuration
+    // written when the podCIDR arrived: wait briefly rather than post
+    // NotReady until the next beat.
+    for _ in 0..NETWORK_SETTLE_POLLS {
+        let settling =
+            slot.network().is_some() && judged.as_ref().is_some_and(|j| j.problem.is_some());
+        if !settling {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        judged = judge(shared).await;
+    }
     let now = Timestamp::now();
-    let ready = slot.network().is_some();
-    let since = {
+    let problem = judged.as_ref().and_then(|j| j.problem.clone());
+    let ready = slot.network().is_some() && problem.is_none();
+    let pressed = judged.as_ref().map_or([false; 3], |j| j.pressed);
+    let (since, pressures) = {
         let mut state = slot.state();
         if state.posting || !state.registered {
             return;
         }
         state.posting = true;
         state.stale = false;
-        match state.ready {
+        let since = match state.ready {
             Some((was, since)) if was == ready => since,
             _ => now,
+        };
+        let mut pressures = [(false, now); 3];
+        for (at, under) in pressed.into_iter().enumerate() {
+            pressures[at] = match state.pressures {
+                Some(posted) if posted[at].0 == under => posted[at],
+                _ => (under, now),
+            };
         }
+        (since, pressures)
     };
-    let status = node::status(slot, &shared.template, ready, since, shared.started, now);
+    let observed = node::Observed {
+        ready: (ready, since),
+        not_ready_message: problem.as_deref(),
+        memory_pressure: pressures[0],
+        disk_pressure: pressures[1],
+        pid_pressure: pressures[2],
+        images: judged.as_ref().map_or(&[], |j| j.images.as_slice()),
+    };
+    let status = node::status(slot, &shared.template, &observed, now);
     let nodes: Api<Node> = Api::all(shared.client.clone());
     let patch = json!({ "status": status });
     let result = nodes
@@ -167,6 +209,8 @@ pub async fn post_status<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
     match result {
         Ok(_) => {
             state.ready = Some((ready, since));
+            state.pressures = Some(pressures);
+            state.judged = judged;
             state.posted = Some(Instant::now());
         }
         Err(error) => {
@@ -178,6 +222,17 @@ pub async fn post_status<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
             }
         }
     }
+}
+
+/// The runtime's measurements, judged against the node's thresholds;
+/// None for nodes without a machine (sim).
+async fn judge<R: Runtime>(shared: &Shared<R>) -> Option<node::Judged> {
+    let health = shared.runtime.node_health().await?;
+    Some(node::Judged {
+        pressed: shared.template.eviction_hard.judge(&health),
+        problem: health.runtime_problem,
+        images: health.images,
+    })
 }
 
 /// Renews the node's Lease, creating it when missing.

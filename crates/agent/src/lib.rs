@@ -21,6 +21,7 @@ mod agent;
 pub mod containerd;
 pub mod cri;
 pub mod events;
+pub mod eviction;
 mod heartbeat;
 pub mod images;
 pub mod ipam;

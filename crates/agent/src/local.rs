@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::containerd::{self, ContainerdOptions};
 use crate::cri::CriRuntime;
 use crate::events::Events;
+use crate::eviction::Thresholds;
 use crate::node::NodeSlot;
 use crate::server::{self, Finder, ServingTls};
 use crate::{agent, images, machine, Taint};
@@ -32,6 +33,8 @@ pub struct NodeOptions {
     pub kubelet_port: Option<u16>,
     /// The endpoint's certificate; without one it does not run.
     pub kubelet_tls: Option<ServingTls>,
+    /// When the node is under pressure (`--eviction-hard`).
+    pub eviction_hard: Thresholds,
 }
 
 /// Runs the agent of this machine until `shutdown` completes. When
@@ -106,6 +109,7 @@ pub async fn run_node(
     let mut template = machine::template(&options.data_dir, version);
     template.labels = options.labels;
     template.taints = options.taints;
+    template.eviction_hard = options.eviction_hard;
     let port = options.kubelet_port.unwrap_or(server::DEFAULT_PORT);
     template.kubelet_port = i32::from(port);
     let finder = Finder {

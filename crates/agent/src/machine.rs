@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use crate::node::NodeTemplate;
+use crate::runtime::DiskStats;
 
 /// The machine's host name, lower-cased as node names must be.
 pub fn hostname() -> String {
@@ -67,9 +68,7 @@ pub fn template(data_dir: &Path, runtime_version: String) -> NodeTemplate {
 }
 
 fn memory_kib() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    meminfo("MemTotal:")
 }
 
 /// `PRETTY_NAME` from os-release, as upstream's nodeInfo.osImage.
@@ -81,17 +80,78 @@ fn os_image() -> Option<String> {
 
 /// The size of the filesystem the data dir is on.
 fn disk_kib(path: &Path) -> Option<u64> {
-    let output = std::process::Command::new("df")
-        .args(["-k", "--output=size"])
-        .arg(path)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .nth(1)?
+    filesystem(path).map(|fs| fs.blocks * fs.block_size / 1024)
+}
+
+/// Memory available (`MemAvailable`) and total, in bytes.
+pub fn memory() -> Option<(u64, u64)> {
+    Some((
+        meminfo("MemAvailable:")? * 1024,
+        meminfo("MemTotal:")? * 1024,
+    ))
+}
+
+/// Space and inodes of the filesystem `path` is on.
+pub fn disk(path: &Path) -> Option<DiskStats> {
+    let fs = filesystem(path)?;
+    Some(DiskStats {
+        capacity: fs.blocks * fs.block_size,
+        available: fs.free_blocks * fs.block_size,
+        inodes: fs.inodes,
+        inodes_free: fs.free_inodes,
+    })
+}
+
+/// PIDs available under the kernel's maximum, and that maximum.
+pub fn pids() -> Option<(u64, u64)> {
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()?
         .trim()
         .parse()
-        .ok()
+        .ok()?;
+    // The fourth field of loadavg is running/total scheduling entities.
+    let loadavg = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let total: u64 = loadavg
+        .split_whitespace()
+        .nth(3)?
+        .split('/')
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((max.saturating_sub(total), max))
+}
+
+struct Filesystem {
+    /// The unit of the block counts (`f_frsize`).
+    block_size: u64,
+    blocks: u64,
+    free_blocks: u64,
+    inodes: u64,
+    free_inodes: u64,
+}
+
+/// What statvfs says of the filesystem `path` is on.
+fn filesystem(path: &Path) -> Option<Filesystem> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statvfs to fill.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(Filesystem {
+        block_size: stat.f_frsize,
+        blocks: stat.f_blocks,
+        free_blocks: stat.f_bavail,
+        inodes: stat.f_files,
+        free_inodes: stat.f_favail,
+    })
+}
+
+fn meminfo(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -105,5 +165,11 @@ mod tests {
         assert!(template.memory.ends_with("Ki"));
         assert!(!template.kernel_version.is_empty());
         assert!(!hostname().is_empty());
+        let (available, total) = memory().unwrap();
+        assert!(available > 0 && available <= total);
+        let disk = disk(Path::new("/")).unwrap();
+        assert!(disk.available > 0 && disk.available <= disk.capacity);
+        let (free, max) = pids().unwrap();
+        assert!(free > 0 && free < max);
     }
 }

@@ -6,13 +6,14 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{
-    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
-    NodeSystemInfo, Taint,
+    ContainerImage, DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints,
+    NodeSpec, NodeStatus, NodeSystemInfo, Taint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::eviction::Thresholds;
 use crate::ipam::PodNetwork;
 
 /// The version nodes report, matching the API server's.
@@ -40,6 +41,8 @@ pub struct NodeTemplate {
     pub boot_id: Option<String>,
     /// The port of the node's endpoint (`daemonEndpoints.kubeletEndpoint`).
     pub kubelet_port: i32,
+    /// When the machine's measurements mean pressure.
+    pub eviction_hard: Thresholds,
 }
 
 impl Default for NodeTemplate {
@@ -57,6 +60,7 @@ impl Default for NodeTemplate {
             machine_id: None,
             boot_id: None,
             kubelet_port: 10250,
+            eviction_hard: Thresholds::default(),
         }
     }
 }
@@ -79,6 +83,10 @@ pub struct NodeState {
     pub uid: Option<Box<str>>,
     /// The Ready status last posted and since when it holds.
     pub ready: Option<(bool, Timestamp)>,
+    /// The pressures last posted (memory, disk, PID), each since when.
+    pub pressures: Option<[(bool, Timestamp); 3]>,
+    /// The runtime's and machine's health last posted.
+    pub judged: Option<Judged>,
     /// When status was last posted.
     pub posted: Option<std::time::Instant>,
     /// Something changed that the next heartbeat should post.
@@ -156,13 +164,34 @@ pub fn well_known_labels(name: &str) -> BTreeMap<String, String> {
 /// Why a node without a podCIDR is not ready, in the kubelet's words.
 pub const NETWORK_NOT_READY: &str = "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized";
 
-/// The status to post: ready once the node has pod addresses.
+/// A real node's health as its status tells it: the runtime's problem,
+/// the pressures (memory, disk, PID) and the images.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Judged {
+    pub problem: Option<String>,
+    pub pressed: [bool; 3],
+    pub images: Vec<(Vec<String>, i64)>,
+}
+
+/// What a node's status says beyond its template: each condition with
+/// since when it holds, and the images the node holds.
+#[derive(Clone, Debug)]
+pub struct Observed<'a> {
+    pub ready: (bool, Timestamp),
+    /// Why the node is not ready when the runtime says (else the pod
+    /// network is missing).
+    pub not_ready_message: Option<&'a str>,
+    pub memory_pressure: (bool, Timestamp),
+    pub disk_pressure: (bool, Timestamp),
+    pub pid_pressure: (bool, Timestamp),
+    pub images: &'a [(Vec<String>, i64)],
+}
+
+/// The status to post.
 pub fn status(
     slot: &NodeSlot,
     template: &NodeTemplate,
-    ready: bool,
-    ready_since: Timestamp,
-    started: Timestamp,
+    observed: &Observed<'_>,
     now: Timestamp,
 ) -> NodeStatus {
     let mut resources = BTreeMap::from([
@@ -181,6 +210,15 @@ pub fn status(
         last_heartbeat_time: Some(Time(now)),
         last_transition_time: Some(Time(since)),
     };
+    // Upstream's words for each pressure, without and with it.
+    let pressure = |type_: &str, (under, since): (bool, Timestamp), words: [&str; 4]| {
+        if under {
+            condition(type_, "True", words[2], words[3], since)
+        } else {
+            condition(type_, "False", words[0], words[1], since)
+        }
+    };
+    let (ready, ready_since) = observed.ready;
     let ready_condition = if ready {
         condition(
             "Ready",
@@ -190,39 +228,51 @@ pub fn status(
             ready_since,
         )
     } else {
-        condition(
-            "Ready",
-            "False",
-            "KubeletNotReady",
-            NETWORK_NOT_READY,
-            ready_since,
-        )
+        let message = observed.not_ready_message.unwrap_or(NETWORK_NOT_READY);
+        condition("Ready", "False", "KubeletNotReady", message, ready_since)
     };
+    let images = observed
+        .images
+        .iter()
+        .map(|(names, size)| ContainerImage {
+            names: Some(names.clone()),
+            size_bytes: Some(*size),
+        })
+        .collect::<Vec<_>>();
     let id = format!("{:032x}", name_hash(&slot.name));
     NodeStatus {
         capacity: Some(resources.clone()),
         allocatable: Some(resources),
         conditions: Some(vec![
-            condition(
+            pressure(
                 "MemoryPressure",
-                "False",
-                "KubeletHasSufficientMemory",
-                "kubelet has sufficient memory available",
-                started,
+                observed.memory_pressure,
+                [
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                    "KubeletHasInsufficientMemory",
+                    "kubelet has insufficient memory available",
+                ],
             ),
-            condition(
+            pressure(
                 "DiskPressure",
-                "False",
-                "KubeletHasNoDiskPressure",
-                "kubelet has no disk pressure",
-                started,
+                observed.disk_pressure,
+                [
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                    "KubeletHasDiskPressure",
+                    "kubelet has disk pressure",
+                ],
             ),
-            condition(
+            pressure(
                 "PIDPressure",
-                "False",
-                "KubeletHasSufficientPID",
-                "kubelet has sufficient PID available",
-                started,
+                observed.pid_pressure,
+                [
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                    "KubeletHasInsufficientPID",
+                    "kubelet has insufficient PID available",
+                ],
             ),
             ready_condition,
         ]),
@@ -254,6 +304,7 @@ pub fn status(
             system_uuid: id,
             ..NodeSystemInfo::default()
         }),
+        images: (!images.is_empty()).then_some(images),
         ..NodeStatus::default()
     }
 }
@@ -304,13 +355,28 @@ mod tests {
     fn status_reports_capacity_and_readiness() {
         let slot = NodeSlot::new("n", Ipv4Addr::new(10, 0, 0, 1));
         let now = Timestamp::now();
-        let status = status(&slot, &NodeTemplate::default(), false, now, now, now);
+        let observed = Observed {
+            ready: (false, now),
+            not_ready_message: None,
+            memory_pressure: (false, now),
+            disk_pressure: (true, now),
+            pid_pressure: (false, now),
+            images: &[(vec!["busybox:test".into()], 2_000_000)],
+        };
+        let status = status(&slot, &NodeTemplate::default(), &observed, now);
         assert_eq!(status.capacity.as_ref().unwrap()["cpu"].0, "8");
         assert_eq!(status.allocatable.as_ref().unwrap()["memory"].0, "32Gi");
         let conditions = status.conditions.unwrap();
         let ready = conditions.iter().find(|c| c.type_ == "Ready").unwrap();
         assert_eq!(ready.status, "False");
         assert_eq!(ready.message.as_deref(), Some(NETWORK_NOT_READY));
+        let disk = conditions
+            .iter()
+            .find(|c| c.type_ == "DiskPressure")
+            .unwrap();
+        assert_eq!(disk.status, "True");
+        assert_eq!(disk.reason.as_deref(), Some("KubeletHasDiskPressure"));
+        assert_eq!(status.images.unwrap()[0].size_bytes, Some(2_000_000));
         assert_eq!(status.node_info.unwrap().kubelet_version, KUBELET_VERSION);
     }
 }

@@ -89,6 +89,12 @@ pub trait Runtime: Send + Sync + 'static {
         false
     }
 
+    /// The health of the machine and the runtime, for the node's
+    /// conditions and image list; None where there is no machine (sim).
+    fn node_health(&self) -> impl Future<Output = Option<NodeHealth>> + Send {
+        async { None }
+    }
+
     /// The node's podCIDR arrived: runtimes that set up pod networking
     /// configure it (upstream's CRI `UpdateRuntimeConfig`).
     fn set_pod_cidr(&self, cidr: &str) {
@@ -102,6 +108,31 @@ pub trait Runtime: Send + Sync + 'static {
 pub struct Exited {
     pub code: i32,
     pub output: String,
+}
+
+/// What a real node measures for its status: the runtime's problems,
+/// the machine's free resources, the images it holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeHealth {
+    /// Why the runtime cannot run pods (down, or its network not ready).
+    pub runtime_problem: Option<String>,
+    /// Memory available and total, in bytes.
+    pub memory: Option<(u64, u64)>,
+    /// The filesystem of the data dir (and the images).
+    pub disk: Option<DiskStats>,
+    /// PIDs available and the maximum.
+    pub pids: Option<(u64, u64)>,
+    /// Images by size, largest first: their names and size in bytes.
+    pub images: Vec<(Vec<String>, i64)>,
+}
+
+/// Space and inodes of a filesystem.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DiskStats {
+    pub capacity: u64,
+    pub available: u64,
+    pub inodes: u64,
+    pub inodes_free: u64,
 }
 
 /// What a runtime reports about one pod.

@@ -12,6 +12,8 @@ use kube::Api;
 pub struct Data {
     pub data: BTreeMap<String, Vec<u8>>,
     pub binary: BTreeMap<String, Vec<u8>>,
+    /// A Secret's `type` (image pull secrets are read by it).
+    pub secret_type: Option<String>,
 }
 
 /// Reads the ConfigMap or Secret (`kind`) `namespace/name`; `None` when
@@ -38,6 +40,7 @@ pub async fn read(
                     .into_iter()
                     .map(|(k, v)| (k, v.0))
                     .collect(),
+                secret_type: None,
             })
         })
     } else {
@@ -51,6 +54,7 @@ pub async fn read(
                     .map(|(k, v)| (k, v.0))
                     .collect(),
                 binary: BTreeMap::new(),
+                secret_type: secret.type_,
             })
         })
     };

@@ -89,7 +89,9 @@ fn subresource_kind(
 ) -> (String, String, &'static str, &'static [&'static str]) {
     let own = (resource.group.to_string(), resource.version.to_string());
     match subresource {
-        "status" => (own.0, own.1, resource.kind, &["get", "patch", "update"]),
+        "status" | "ephemeralcontainers" => {
+            (own.0, own.1, resource.kind, &["get", "patch", "update"])
+        }
         "scale" => (
             "autoscaling".into(),
             "v1".into(),

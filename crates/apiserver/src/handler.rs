@@ -222,7 +222,7 @@ impl ApiServer {
         let validation = FieldValidation::from_query(query)?;
         let rest = &self.rest;
         match (target.verb, subresource) {
-            ("get", None | Some("status")) => {
+            ("get", None | Some("status" | "ephemeralcontainers")) => {
                 let object = rest
                     .get(resource, namespace, name.unwrap_or_default())
                     .await?;
@@ -247,7 +247,7 @@ impl ApiServer {
                     &warnings,
                 ))
             }
-            ("update", None | Some("status")) => {
+            ("update", None | Some("status" | "ephemeralcontainers")) => {
                 let (body, warnings) =
                     read_object(request, &content_type, resource, validation).await?;
                 let name = name.unwrap_or_default();
@@ -264,7 +264,7 @@ impl ApiServer {
                     &warnings,
                 ))
             }
-            ("patch", None | Some("status")) => {
+            ("patch", None | Some("status" | "ephemeralcontainers")) => {
                 let patch_type = content_type
                     .split(';')
                     .next()

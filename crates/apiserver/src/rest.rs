@@ -320,6 +320,9 @@ impl Rest {
             // The scale subresource changes the spec; it is named only in
             // the writer's `managedFields` entry.
             Some("scale") => strategy::prepare_for_update(resource, &mut object, old),
+            Some("ephemeralcontainers") if is_pod(resource) => {
+                strategy::prepare_for_ephemeral_containers_update(&mut object, old)
+            }
             Some(other) => {
                 return Err(ApiError::method_not_supported(
                     &format!("{}/{other}", resource.plural),
@@ -357,7 +360,7 @@ impl Rest {
                 &now,
             );
         }
-        let errors = strategy::validate_update(resource, &object, old);
+        let errors = strategy::validate_update(resource, subresource, &object, old);
         if !errors.is_empty() {
             return Err(invalid(resource, &name, errors));
         }
@@ -637,6 +640,10 @@ fn is_orphaning_by_default(resource: &Resource) -> bool {
         (resource.group, resource.plural),
         ("batch", "jobs") | ("", "replicationcontrollers")
     )
+}
+
+fn is_pod(resource: &Resource) -> bool {
+    resource.group.is_empty() && resource.kind == "Pod"
 }
 
 fn is_service(resource: &Resource) -> bool {

@@ -145,9 +145,11 @@ pub async fn patch(
                     let patched = rest
                         .patch(resource, namespace, name, subresource, options, |current| {
                             finished(match subresource {
-                                Some("status") => capstan_api::apply::apply_status(
-                                    group, kind, current, &applied, &manager, force, &now,
-                                ),
+                                Some(sub @ ("status" | "ephemeralcontainers")) => {
+                                    capstan_api::apply::apply_subresource(
+                                        group, kind, sub, current, &applied, &manager, force, &now,
+                                    )
+                                }
                                 _ => capstan_api::apply::apply(
                                     group,
                                     kind,

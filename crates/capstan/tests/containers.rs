@@ -417,3 +417,67 @@ spec:
     let worker = status_of(&pod, "worker");
     assert!(worker["lastState"]["terminated"].is_object(), "{worker}");
 }
+
+#[test]
+fn run_as_non_root_refuses_an_image_that_runs_as_root() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    // busybox names no user: it runs as root.
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: as-root}}
+spec:
+  securityContext: {{runAsNonRoot: true}}
+  containers:
+  - name: app
+    image: {image}
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: as-user}}
+spec:
+  securityContext: {{runAsNonRoot: true}}
+  containers:
+  - name: app
+    image: {image}
+    command: ["sh", "-c", "id -u > /tmp/uid; exec sleep 3600"]
+    securityContext: {{runAsUser: 1000}}
+    readinessProbe:
+      exec: {{command: ["grep", "-qx", "1000", "/tmp/uid"]}}
+      periodSeconds: 1
+"#,
+        image = image()
+    ));
+    let waiting =
+        |pod: &serde_json::Value| pod["status"]["containerStatuses"][0]["state"]["waiting"].clone();
+    let pod = cluster.wait_pod("as-root", "refused", POD_START, |pod| {
+        waiting(pod)["reason"] == "CreateContainerConfigError"
+    });
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    let message = format!(
+        "container has runAsNonRoot and image will run as root \
+         (pod: \"as-root_default({uid})\", container: app)"
+    );
+    assert_eq!(waiting(&pod)["message"], message.as_str());
+    assert_eq!(pod["status"]["phase"], "Pending");
+    let event = wait_for("the Failed event", POD_START, || {
+        let out = cluster.server.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=as-root,reason=Failed",
+            "-o",
+            "jsonpath={.items[0].message}",
+        ]);
+        (!out.is_empty()).then_some(out)
+    });
+    assert_eq!(event, format!("Error: {message}"));
+
+    // Ready only once the probe read the uid it runs as.
+    cluster.wait_running("as-user");
+}

@@ -195,3 +195,104 @@ spec:
     });
     assert_eq!(pod["status"]["phase"], "Running", "{:#}", pod["status"]);
 }
+
+#[test]
+fn the_node_reports_its_conditions_and_images() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: holder}}
+spec:
+  containers:
+  - name: app
+    image: {image}
+    command: ["sleep", "3600"]
+"#,
+        image = image()
+    ));
+    cluster.wait_running("holder");
+    let server = &cluster.server;
+    let image = image();
+    // The image list follows pulls within a heartbeat or two.
+    let node = wait_for("the pulled image in the node's status", POD_START, || {
+        let node = server.get_json(&["get", "node", support::cluster::NODE])?;
+        let images = node["status"]["images"].as_array()?.clone();
+        let listed = images.iter().any(|i| {
+            i["names"]
+                .as_array()
+                .is_some_and(|names| names.iter().any(|n| n == image.as_str()))
+        });
+        listed.then_some(node)
+    });
+    let images = node["status"]["images"].as_array().unwrap();
+    assert!(
+        images
+            .iter()
+            .all(|i| i["sizeBytes"].as_i64().unwrap_or(0) > 0),
+        "{images:?}"
+    );
+    let condition = |kind: &str| {
+        let all = node["status"]["conditions"].as_array().unwrap();
+        let found = all.iter().find(|c| c["type"] == kind).unwrap();
+        (
+            found["status"].as_str().unwrap().to_string(),
+            found["reason"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(condition("Ready"), ("True".into(), "KubeletReady".into()));
+    assert_eq!(
+        condition("MemoryPressure"),
+        ("False".into(), "KubeletHasSufficientMemory".into())
+    );
+    assert_eq!(
+        condition("DiskPressure"),
+        ("False".into(), "KubeletHasNoDiskPressure".into())
+    );
+}
+
+#[test]
+fn a_node_under_disk_pressure_is_tainted_and_takes_no_new_pods() {
+    if !can_run_containers() {
+        return;
+    }
+    // Any disk is under 99.9% free: the node is under pressure from the
+    // start.
+    let cluster = Cluster::start_with(&["--eviction-hard", "nodefs.available<99.9%"]);
+    let server = &cluster.server;
+    let node = support::cluster::NODE;
+    wait_for("DiskPressure and its taint", POD_START, || {
+        let node = server.get_json(&["get", "node", node])?;
+        let pressed = node["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .any(|c| c["type"] == "DiskPressure" && c["status"] == "True");
+        let tainted = node["spec"]["taints"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|t| t["key"] == "node.kubernetes.io/disk-pressure")
+        });
+        (pressed && tainted).then_some(())
+    });
+    server.ok(&[
+        "run",
+        "late",
+        &format!("--image={}", image()),
+        "--",
+        "sleep",
+        "60",
+    ]);
+    let message = wait_for("the pod to be refused", POD_START, || {
+        let pod = server.get_json(&["get", "pod", "late"])?;
+        let conditions = pod["status"]["conditions"].as_array()?.clone();
+        let scheduled = conditions.iter().find(|c| c["type"] == "PodScheduled")?;
+        (scheduled["status"] == "False").then(|| scheduled["message"].to_string())
+    });
+    assert!(
+        message.contains("untolerated taint {node.kubernetes.io/disk-pressure: }"),
+        "{message}"
+    );
+}

@@ -314,3 +314,60 @@ async fn the_client_library_execs_and_forwards_over_websocket() {
         .await
         .unwrap();
 }
+
+#[test]
+fn debug_adds_an_ephemeral_container_in_the_targets_process_namespace() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    two_containers(&cluster);
+    let server = &cluster.server;
+    server.ok(&[
+        "debug",
+        "pair",
+        &format!("--image={}", image()),
+        "-c",
+        "dbg",
+        "--target=web",
+        "--",
+        "sh",
+        "-c",
+        "ps -o comm",
+    ]);
+    let pod = cluster.wait_pod("pair", "debugged", Duration::from_secs(60), |pod| {
+        pod["status"]["ephemeralContainerStatuses"][0]["state"]["terminated"].is_object()
+    });
+    let status = &pod["status"]["ephemeralContainerStatuses"][0];
+    assert_eq!(status["name"], "dbg");
+    assert_eq!(status["state"]["terminated"]["exitCode"], 0, "{status}");
+    // The pod's own containers are untouched.
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0);
+    // It saw the target's processes: web's httpd, not side's sleep.
+    let seen = server.ok(&["logs", "pair", "-c", "dbg"]);
+    assert!(seen.contains("httpd"), "{seen}");
+    assert!(!seen.contains("sleep"), "{seen}");
+
+    // Interactive: `kubectl debug -i` attaches to the new container.
+    let output = server.kubectl_stdin(
+        &[
+            "debug",
+            "pair",
+            "-i",
+            &format!("--image={}", image()),
+            "-c",
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "read line; echo debugging $line",
+        ],
+        "now\n",
+    );
+    assert!(
+        text(&output.stdout).contains("debugging now"),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}

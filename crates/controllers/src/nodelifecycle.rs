@@ -243,7 +243,8 @@ impl Lifecycle {
         ready: Option<&str>,
     ) -> Result<Vec<Taint>, kube::Error> {
         let current = current_taints(node);
-        let wanted = wanted_taints(&current, ready, unschedulable(node));
+        let pressures = true_conditions(node);
+        let wanted = wanted_taints(&current, ready, &pressures, unschedulable(node));
         if same_taints(&current, &wanted) {
             return Ok(current);
         }
@@ -377,21 +378,60 @@ fn pod_ready(pod: &Pod) -> bool {
     conditions.is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// Conditions that taint a node NoSchedule while True (upstream's
+/// `TaintNodesByCondition`).
+const CONDITION_TAINTS: [(&str, &str); 4] = [
+    ("MemoryPressure", "node.kubernetes.io/memory-pressure"),
+    ("DiskPressure", "node.kubernetes.io/disk-pressure"),
+    ("PIDPressure", "node.kubernetes.io/pid-pressure"),
+    (
+        "NetworkUnavailable",
+        "node.kubernetes.io/network-unavailable",
+    ),
+];
+
+/// The node's conditions among CONDITION_TAINTS that are True.
+fn true_conditions(node: &Node) -> Vec<&str> {
+    let conditions = node.status.as_ref().and_then(|s| s.conditions.as_ref());
+    CONDITION_TAINTS
+        .iter()
+        .map(|(condition, _)| *condition)
+        .filter(|wanted| {
+            conditions
+                .is_some_and(|all| all.iter().any(|c| c.type_ == *wanted && c.status == "True"))
+        })
+        .collect()
+}
+
 /// The taints a node should have: others' taints as they are, plus the
-/// condition taints its Ready status and cordon call for (keeping the time
-/// a taint was first added).
-pub fn wanted_taints(current: &[Taint], ready: Option<&str>, unschedulable: bool) -> Vec<Taint> {
+/// condition taints its Ready status, its pressure conditions (`true`,
+/// their types) and cordon call for (keeping the time a taint was first
+/// added).
+pub fn wanted_taints(
+    current: &[Taint],
+    ready: Option<&str>,
+    pressures: &[&str],
+    unschedulable: bool,
+) -> Vec<Taint> {
     let mut wanted: Vec<(&str, &str)> = match ready {
         Some("False") => vec![(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute")],
         Some("Unknown") => vec![(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")],
         _ => Vec::new(),
     };
+    for (condition, key) in CONDITION_TAINTS {
+        if pressures.contains(&condition) {
+            wanted.push((key, "NoSchedule"));
+        }
+    }
     if unschedulable {
         wanted.push((UNSCHEDULABLE, "NoSchedule"));
     }
     let managed = |t: &Taint| {
         [NOT_READY, UNREACHABLE].contains(&t.key.as_str())
             || (t.key == UNSCHEDULABLE && t.effect == "NoSchedule")
+            || CONDITION_TAINTS
+                .iter()
+                .any(|(_, key)| t.key == *key && t.effect == "NoSchedule")
     };
     let mut taints: Vec<Taint> = current.iter().filter(|t| !managed(t)).cloned().collect();
     for (key, effect) in wanted {
@@ -470,7 +510,7 @@ mod tests {
     #[test]
     fn condition_taints_follow_readiness() {
         let other = taint("dedicated", "NoSchedule");
-        let unknown = wanted_taints(std::slice::from_ref(&other), Some("Unknown"), false);
+        let unknown = wanted_taints(std::slice::from_ref(&other), Some("Unknown"), &[], false);
         let keys: Vec<_> = unknown
             .iter()
             .map(|t| (t.key.as_str(), t.effect.as_str()))
@@ -484,14 +524,27 @@ mod tests {
             ]
         );
         assert!(unknown[2].time_added.is_some());
-        let not_ready = wanted_taints(&unknown, Some("False"), false);
+        let not_ready = wanted_taints(&unknown, Some("False"), &[], false);
         assert!(not_ready.iter().all(|t| t.key != UNREACHABLE));
         assert!(not_ready
             .iter()
             .any(|t| t.key == NOT_READY && t.effect == "NoExecute"));
-        let back = wanted_taints(&not_ready, Some("True"), true);
+        let back = wanted_taints(&not_ready, Some("True"), &[], true);
         let keys: Vec<_> = back.iter().map(|t| t.key.as_str()).collect();
         assert_eq!(keys, ["dedicated", UNSCHEDULABLE]);
+        // Pressure conditions taint NoSchedule while they hold.
+        let pressed = wanted_taints(&back, Some("True"), &["DiskPressure"], true);
+        let keys: Vec<_> = pressed.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "dedicated",
+                "node.kubernetes.io/disk-pressure",
+                UNSCHEDULABLE
+            ]
+        );
+        let relieved = wanted_taints(&pressed, Some("True"), &[], true);
+        assert_eq!(relieved.len(), 2);
     }
 
     #[test]

@@ -240,6 +240,59 @@ pub fn container(
     }
 }
 
+/// Upstream's `verifyRunAsNonRoot`: when the container's effective
+/// security context (its own over the pod's) asks for `runAsNonRoot`, the
+/// user it runs as must not be root. Without `runAsUser` that is the
+/// image's user as the runtime reports it (`image`; none is root), and a
+/// user given by name cannot be checked.
+pub fn verify_run_as_non_root(
+    pod: &Pod,
+    container: &Container,
+    image: Option<&cri::Image>,
+) -> Result<(), String> {
+    let pod_security = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+    let security = container.security_context.as_ref();
+    let non_root = security
+        .and_then(|s| s.run_as_non_root)
+        .or(pod_security.and_then(|s| s.run_as_non_root));
+    if non_root != Some(true) {
+        return Ok(());
+    }
+    let names = PodNames::of(pod);
+    let at = format!(
+        "(pod: {:?}, container: {})",
+        format!("{}_{}({})", names.name, names.namespace, names.uid),
+        container.name
+    );
+    let run_as_user = security
+        .and_then(|s| s.run_as_user)
+        .or(pod_security.and_then(|s| s.run_as_user));
+    if let Some(user) = run_as_user {
+        if user == 0 {
+            return Err(format!("container's runAsUser breaks non-root policy {at}"));
+        }
+        return Ok(());
+    }
+    let uid = image.and_then(|i| i.uid.as_ref()).map(|u| u.value);
+    let username = image.map_or("", |i| i.username.as_str());
+    match (uid, username) {
+        (None, name) if !name.is_empty() => Err(format!(
+            "container has runAsNonRoot and image has non-numeric user ({name}), \
+             cannot verify user is non-root {at}"
+        )),
+        // An image that names no user runs as root.
+        (None, _) | (Some(0), _) => Err(format!(
+            "container has runAsNonRoot and image will run as root {at}"
+        )),
+        (Some(uid), _) if !(0..=i64::from(i32::MAX)).contains(&uid) => Err(format!(
+            "container has runAsNonRoot and image has an invalid user id ({uid}). \
+             (Must be 1-({max})): must be between 0 and {max}, inclusive {at}",
+            max = i32::MAX
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Where the container writes its termination message.
 pub fn termination_message_path(container: &Container) -> &str {
     container
@@ -387,6 +440,78 @@ mod tests {
         assert_eq!(config.cpu_period, 100_000);
         assert_eq!(config.memory_limit_in_bytes, 128 * 1024 * 1024);
         assert_eq!(config.oom_score_adj, 999);
+    }
+
+    #[test]
+    fn run_as_non_root_is_verified_against_the_user() {
+        let pod = |pod_security: serde_json::Value, security: serde_json::Value| {
+            pod(serde_json::json!({
+                "metadata": {"name": "p", "namespace": "ns", "uid": "u1"},
+                "spec": {"securityContext": pod_security,
+                    "containers": [{"name": "c", "securityContext": security}]}
+            }))
+        };
+        let image = |uid: Option<i64>, username: &str| cri::Image {
+            uid: uid.map(|value| cri::Int64Value { value }),
+            username: username.into(),
+            ..Default::default()
+        };
+        let verify = |pod: &Pod, image: Option<&cri::Image>| {
+            let container = &pod.spec.as_ref().unwrap().containers[0];
+            verify_run_as_non_root(pod, container, image)
+        };
+        let at = "(pod: \"p_ns(u1)\", container: c)";
+        let root = image(Some(0), "");
+        let user = image(Some(1000), "");
+        let named = image(None, "app");
+
+        // Not asked for: anything runs.
+        let plain = pod(serde_json::json!({}), serde_json::json!({}));
+        assert_eq!(verify(&plain, Some(&root)), Ok(()));
+        let allowed = pod(
+            serde_json::json!({"runAsNonRoot": true}),
+            serde_json::json!({"runAsNonRoot": false}),
+        );
+        assert_eq!(verify(&allowed, Some(&root)), Ok(()));
+
+        let asked = pod(
+            serde_json::json!({"runAsNonRoot": true}),
+            serde_json::json!({}),
+        );
+        assert_eq!(
+            verify(&asked, Some(&root)).unwrap_err(),
+            format!("container has runAsNonRoot and image will run as root {at}")
+        );
+        assert_eq!(
+            verify(&asked, Some(&image(None, ""))).unwrap_err(),
+            format!("container has runAsNonRoot and image will run as root {at}")
+        );
+        assert_eq!(
+            verify(&asked, Some(&named)).unwrap_err(),
+            format!(
+                "container has runAsNonRoot and image has non-numeric user (app), \
+                 cannot verify user is non-root {at}"
+            )
+        );
+        assert!(verify(&asked, Some(&image(Some(-1), "")))
+            .unwrap_err()
+            .starts_with("container has runAsNonRoot and image has an invalid user id (-1)."));
+        assert_eq!(verify(&asked, Some(&user)), Ok(()));
+
+        // runAsUser decides over the image's user; the container's over the pod's.
+        let as_user = pod(
+            serde_json::json!({"runAsUser": 0}),
+            serde_json::json!({"runAsNonRoot": true, "runAsUser": 1000}),
+        );
+        assert_eq!(verify(&as_user, Some(&root)), Ok(()));
+        let as_root = pod(
+            serde_json::json!({"runAsNonRoot": true, "runAsUser": 1000}),
+            serde_json::json!({"runAsUser": 0}),
+        );
+        assert_eq!(
+            verify(&as_root, Some(&user)).unwrap_err(),
+            format!("container's runAsUser breaks non-root policy {at}")
+        );
     }
 
     #[test]

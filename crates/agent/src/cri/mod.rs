@@ -3,8 +3,10 @@
 //! runtime, found by the pod uid label, so an agent that restarts finds
 //! its running containers again.
 
+mod auth;
 mod client;
 pub mod config;
+mod health;
 mod relist;
 mod status;
 mod termination;
@@ -23,7 +25,7 @@ pub use client::CriClient;
 
 use crate::events::{self, Events, Kind};
 use crate::pods::env;
-use crate::runtime::{Exited, Runtime, RuntimeError, RuntimePodStatus};
+use crate::runtime::{Exited, NodeHealth, Runtime, RuntimeError, RuntimePodStatus};
 use crate::volumes;
 use config::{PodNames, POD_UID};
 
@@ -217,14 +219,16 @@ impl CriRuntime {
         }
     }
 
-    /// The image of `container`, pulled as its pull policy says; returns
-    /// the image's id. Records upstream's events on the way.
+    /// The image of `container`, pulled as its pull policy says (with the
+    /// pod's image pull secrets); returns the image's id and its status.
+    /// Records upstream's events on the way.
     async fn ensure_image(
         &self,
         pod: &Pod,
         container: &Container,
         sandbox: &cri::PodSandboxConfig,
-    ) -> Result<String, RuntimeError> {
+    ) -> Result<(String, Option<cri::Image>), RuntimeError> {
+        let secrets = auth::pull_secrets(&self.api, &self.events, pod).await;
         let image = container.image.clone().unwrap_or_default();
         let spec = cri::ImageSpec {
             image: image.clone(),
@@ -252,7 +256,7 @@ impl CriRuntime {
             if let Some(present) = present {
                 let message = format!("Container image \"{image}\" already present on machine");
                 event(Kind::Normal, "Pulled", message);
-                return Ok(present.id);
+                return Ok((present.id.clone(), Some(present)));
             }
             if policy == "Never" {
                 let message =
@@ -268,36 +272,29 @@ impl CriRuntime {
             format!("Pulling image \"{image}\""),
         );
         let started = std::time::Instant::now();
-        let pulled = images
-            .pull_image(cri::PullImageRequest {
-                image: Some(spec.clone()),
-                auth: None,
-                sandbox_config: Some(sandbox.clone()),
-            })
-            .await;
-        let image_ref = match pulled {
-            Ok(pulled) => pulled.into_inner().image_ref,
-            Err(status) => {
-                let message = format!("failed to pull image \"{image}\": {}", status.message());
+        let image_ref = match auth::pull(&images, &spec, sandbox, &secrets).await {
+            Ok(image_ref) => image_ref,
+            Err(error) => {
+                let message = format!("failed to pull image \"{image}\": {error}");
                 event(
                     Kind::Warning,
                     "Failed",
-                    format!("Failed to pull image \"{image}\": {}", status.message()),
+                    format!("Failed to pull image \"{image}\": {error}"),
                 );
                 event(Kind::Warning, "Failed", "Error: ErrImagePull".into());
                 return Err(RuntimeError::new("ErrImagePull", message));
             }
         };
         let took = events::go_duration(started.elapsed());
-        let size = images
+        let status = images
             .image_status(cri::ImageStatusRequest {
                 image: Some(spec),
                 verbose: false,
             })
             .await
             .ok()
-            .and_then(|s| s.into_inner().image)
-            .map_or(0, |i| i.size);
+            .and_then(|s| s.into_inner().image);
+        let size = status.as_ref().map_or(0, |i| i.size);
         event(
             Kind::Normal,
             "Pulled",
@@ -306,7 +303,47 @@ impl CriRuntime {
                  Image size: {size} bytes."
             ),
         );
-        Ok(image_ref)
+        Ok((image_ref, status))
+    }
+
+    /// An ephemeral container with a `targetContainerName` joins that
+    /// container's process namespace (`kubectl debug --target`), as
+    /// upstream's kubelet asks the runtime to.
+    async fn target_namespace(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        config: &mut cri::ContainerConfig,
+    ) {
+        let ephemeral = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.ephemeral_containers.as_ref());
+        let target = ephemeral
+            .into_iter()
+            .flatten()
+            .find(|c| c.name == container.name)
+            .and_then(|c| c.target_container_name.clone());
+        let Some(target) = target else {
+            return;
+        };
+        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+        let Ok(all) = self.containers(uid).await else {
+            return;
+        };
+        let running = all.into_iter().find(|c| {
+            c.state == cri::ContainerState::ContainerRunning as i32
+                && c.metadata.as_ref().is_some_and(|m| m.name == target)
+        });
+        let namespaces = config
+            .linux
+            .as_mut()
+            .and_then(|l| l.security_context.as_mut())
+            .and_then(|s| s.namespace_options.as_mut());
+        if let (Some(running), Some(namespaces)) = (running, namespaces) {
+            namespaces.pid = cri::NamespaceMode::Target as i32;
+            namespaces.target_id = running.id;
+        }
     }
 
     /// The mounts of `container`: its volumes, and the files the agent
@@ -447,7 +484,7 @@ impl Runtime for CriRuntime {
     ) -> Result<(), RuntimeError> {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         let (sandbox_id, sandbox) = self.ensure_sandbox(pod).await?;
-        let image = self.ensure_image(pod, container, &sandbox).await?;
+        let (image, image_status) = self.ensure_image(pod, container, &sandbox).await?;
         // An instance created but never started (a failed start) holds the
         // name this one needs.
         let mut runtime = self.client.runtime.clone();
@@ -475,7 +512,9 @@ impl Runtime for CriRuntime {
         let sources = self.env_sources(pod, container).await?;
         let env = env::resolve(pod, container, &ip, &sources)
             .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;
-        let config = config::container(
+        config::verify_run_as_non_root(pod, container, image_status.as_ref())
+            .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;
+        let mut config = config::container(
             pod,
             container,
             attempt,
@@ -486,6 +525,7 @@ impl Runtime for CriRuntime {
                 log_path,
             },
         );
+        self.target_namespace(pod, container, &mut config).await;
         let event = |kind: Kind, reason: &str, message: String| {
             self.events
                 .container(pod, &container.name, kind, reason, message)
@@ -688,6 +728,10 @@ impl Runtime for CriRuntime {
             .await
             .map_err(|e| error("KillContainerError", e))?;
         Ok(())
+    }
+
+    async fn node_health(&self) -> Option<NodeHealth> {
+        Some(health::read(&self.client, &self.agent_dir).await)
     }
 
     fn set_pod_cidr(&self, cidr: &str) {

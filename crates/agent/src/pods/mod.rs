@@ -22,7 +22,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-pub use plan::{go_duration, pod_key, Backoff, Plan, INITIAL_BACKOFF, MAX_BACKOFF};
+pub use plan::{pod_key, Backoff, Plan, INITIAL_BACKOFF, MAX_BACKOFF};
 pub use status::{generate, is_terminal, qos_class, Inputs};
 
 use crate::agent::Shared;

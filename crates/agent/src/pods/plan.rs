@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::jiff::Timestamp;
 
+use crate::events::go_duration;
 use crate::runtime::{ContainerState, RuntimePodStatus};
 
 pub const INITIAL_BACKOFF: Duration = Duration::from_secs(10);
@@ -43,6 +44,13 @@ pub fn plan(
     let Some(spec) = &pod.spec else {
         return plan;
     };
+    // Ephemeral containers start once, even before the pod is
+    // initialized, and are never restarted.
+    for container in ephemeral_containers(pod) {
+        if runtime.container(&container.name).is_none() {
+            plan.start.push((container, 0));
+        }
+    }
     let policy = spec.restart_policy.as_deref().unwrap_or("Always");
     for container in spec.init_containers.iter().flatten() {
         let sidecar = container.restart_policy.as_deref() == Some("Always");
@@ -171,15 +179,19 @@ pub fn pod_key(pod: &Pod) -> String {
     )
 }
 
-/// A whole-second duration as Go prints it: `10s`, `1m20s`, `5m0s`.
-pub fn go_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds}s"),
-        (0, _) => format!("{minutes}m{seconds}s"),
-        _ => format!("{hours}h{minutes}m{seconds}s"),
-    }
+/// The pod's ephemeral containers as containers (the same fields; the
+/// target container is read from the pod where it matters).
+pub fn ephemeral_containers(pod: &Pod) -> Vec<Container> {
+    let ephemeral = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.ephemeral_containers.as_ref());
+    ephemeral
+        .into_iter()
+        .flatten()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .filter_map(|c| serde_json::from_value(c).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -319,12 +331,5 @@ mod tests {
         let t3 = t2 + Duration::from_secs(11);
         let waiting = plan(&pod, &status(2, t2), &mut backoff, t3);
         assert!(waiting.waiting[0].2.starts_with("back-off 20s "));
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
-        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
-        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
     }
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use super::plan::ephemeral_containers;
 use crate::runtime::{ContainerState, ExitedContainer, RuntimePodStatus};
 
 /// Conditions the kubelet owns; others (the scheduler's, readiness gates,
@@ -49,6 +50,14 @@ pub fn generate(pod: &Pod, inputs: &Inputs<'_>) -> PodStatus {
     let init_statuses: Vec<ContainerStatus> = init
         .iter()
         .map(|c| container_status(c, inputs, has_init, true))
+        .collect();
+    // Ephemeral containers are never ready and count for no condition.
+    let ephemeral_statuses: Vec<ContainerStatus> = ephemeral_containers(pod)
+        .iter()
+        .map(|c| ContainerStatus {
+            ready: false,
+            ..container_status(c, inputs, has_init, false)
+        })
         .collect();
 
     let mut phase = phase(pod, &init_statuses, &container_statuses, inputs.terminal);
@@ -106,6 +115,8 @@ pub fn generate(pod: &Pod, inputs: &Inputs<'_>) -> PodStatus {
         qos_class: Some(qos_class(pod).to_string()),
         container_statuses: Some(container_statuses),
         init_container_statuses: has_init.then_some(init_statuses),
+        ephemeral_container_statuses: (!ephemeral_statuses.is_empty())
+            .then_some(ephemeral_statuses),
         reason: if phase == old_phase {
             old.reason.clone()
         } else {

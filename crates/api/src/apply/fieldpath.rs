@@ -267,6 +267,29 @@ impl Set {
         Set { members, children }
     }
 
+    /// The paths at or below `prefix` (and the members on the way to it),
+    /// as upstream's prefix-matcher include filter keeps them.
+    pub fn only_under(&self, prefix: &[PathElement]) -> Set {
+        let mut out = Set::new();
+        let Some((first, rest)) = prefix.split_first() else {
+            return self.clone();
+        };
+        if self.members.contains(first) {
+            out.members.insert(first.clone());
+        }
+        if let Some(child) = self.children.get(first) {
+            let kept = if rest.is_empty() {
+                child.clone()
+            } else {
+                child.only_under(rest)
+            };
+            if !kept.is_empty() {
+                out.children.insert(first.clone(), kept);
+            }
+        }
+        out
+    }
+
     /// Every path, members before the paths below them, in order.
     pub fn paths(&self) -> Vec<Path> {
         let mut out = Vec::new();

@@ -84,10 +84,27 @@ pub fn apply_status(
     force: bool,
     now: &str,
 ) -> Result<Value, ApiError> {
+    apply_subresource(group, kind, "status", live, applied, manager, force, now)
+}
+
+/// [`apply`] to a subresource of an existing object (`status`,
+/// `ephemeralcontainers`): the manager's entry carries the subresource
+/// and owns only what that subresource writes.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_subresource(
+    group: &str,
+    kind: &str,
+    subresource: &str,
+    live: &Value,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    now: &str,
+) -> Result<Value, ApiError> {
     let write = Write {
         group,
         kind,
-        subresource: Some("status"),
+        subresource: Some(subresource),
         manager,
         now,
     };
@@ -200,8 +217,8 @@ pub fn record_update(
         text(new, "/apiVersion"),
         subresource.unwrap_or(""),
     );
-    let exclude = ignored(group, kind, subresource);
-    record(&mut managed, &me, &lhs, new, ty, &exclude, now);
+    let owned = Owned::of(group, kind, subresource);
+    record(&mut managed, &me, &lhs, new, ty, &owned, now);
     managed.cap_updaters(MAX_UPDATERS);
     set_managed_fields(new, &managed);
 }
@@ -227,7 +244,7 @@ impl Request<'_> {
         mut managed: Managed,
         force: bool,
     ) -> Result<(Value, Managed), Vec<Conflict>> {
-        let exclude = ignored(self.group, self.kind, self.subresource);
+        let owned = Owned::of(self.group, self.kind, self.subresource);
         let subresource = self.subresource.unwrap_or("");
         if let (true, Some(live)) = (managed.is_empty(), self.live) {
             // An object written without field tracking: what it has belongs
@@ -245,7 +262,7 @@ impl Request<'_> {
                 &zero,
                 live,
                 self.ty,
-                &exclude,
+                &owned,
                 self.now,
             );
         }
@@ -261,15 +278,12 @@ impl Request<'_> {
             .unwrap_or_else(|| Value::Object(Map::new()));
         let mut merged = merge::merge(Some(&base), Some(self.applied), self.ty).unwrap_or_default();
         let last = managed.get(&me).map(|entry| entry.set.clone());
-        managed.set(
-            &me,
-            typed::field_set(self.applied, self.ty).recursive_difference(&exclude),
-        );
+        managed.set(&me, owned.keep(&typed::field_set(self.applied, self.ty)));
         if let Some(last) = last.filter(|last| !last.is_empty()) {
             merged = merge::prune(merged, &last, &managed.union(), self.ty);
         }
 
-        let comparison = typed::compare(&base, &merged, self.ty).without(&exclude);
+        let comparison = typed::compare(&base, &merged, self.ty).filtered(|s| owned.keep(s));
         let changed = comparison.modified.union(&comparison.added);
         let mut conflicts = Vec::new();
         for entry in managed.entries.iter().filter(|e| !e.manager.same(&me)) {
@@ -312,10 +326,10 @@ fn record(
     lhs: &Value,
     rhs: &Value,
     ty: Ty,
-    exclude: &Set,
+    owned: &Owned,
     now: &str,
 ) {
-    let comparison = typed::compare(lhs, rhs, ty).without(exclude);
+    let comparison = typed::compare(lhs, rhs, ty).filtered(|s| owned.keep(s));
     let changed = comparison.modified.union(&comparison.added);
     for entry in &mut managed.entries {
         entry.set = entry
@@ -382,18 +396,37 @@ fn gvk(object: &Value) -> String {
     format!("{group}/{version}, Kind={}", text(object, "/kind"))
 }
 
-/// What a write may not own: `status` goes through its subresource, and a
-/// status write owns nothing of `spec`.
-fn ignored(group: &str, kind: &str, subresource: Option<&str>) -> Set {
-    let mut set = Set::new();
-    match subresource {
-        None if schema::has_status(group, kind) => {
-            set.insert(&[PathElement::Field("status".into())])
+/// What a write may own, as upstream's reset fields of its strategy.
+enum Owned {
+    /// All but these paths and what lies below them: `status` goes
+    /// through its subresource, and a status write owns nothing of `spec`.
+    AllBut(Set),
+    /// Only what lies under this path: `pods/ephemeralcontainers` writes
+    /// `spec.ephemeralContainers` alone.
+    Under(Vec<PathElement>),
+}
+
+impl Owned {
+    fn of(group: &str, kind: &str, subresource: Option<&str>) -> Owned {
+        let field = |name: &str| PathElement::Field(name.into());
+        let mut set = Set::new();
+        match subresource {
+            None if schema::has_status(group, kind) => set.insert(&[field("status")]),
+            Some("status") => set.insert(&[field("spec")]),
+            Some("ephemeralcontainers") => {
+                return Owned::Under(vec![field("spec"), field("ephemeralContainers")])
+            }
+            _ => {}
         }
-        Some("status") => set.insert(&[PathElement::Field("spec".into())]),
-        _ => {}
+        Owned::AllBut(set)
     }
-    set
+
+    fn keep(&self, set: &Set) -> Set {
+        match self {
+            Owned::AllBut(excluded) => set.recursive_difference(excluded),
+            Owned::Under(prefix) => set.only_under(prefix),
+        }
+    }
 }
 
 /// Fields no manager owns: identity and bookkeeping set by the server.

@@ -195,11 +195,11 @@ pub(crate) struct Comparison {
 }
 
 impl Comparison {
-    /// Drops the paths under `exclude` (fields a write may not own).
-    pub fn without(mut self, exclude: &Set) -> Comparison {
-        self.added = self.added.recursive_difference(exclude);
-        self.modified = self.modified.recursive_difference(exclude);
-        self.removed = self.removed.recursive_difference(exclude);
+    /// Keeps what `keep` keeps of each set (the fields a write may own).
+    pub fn filtered(mut self, keep: impl Fn(&Set) -> Set) -> Comparison {
+        self.added = keep(&self.added);
+        self.modified = keep(&self.modified);
+        self.removed = keep(&self.removed);
         self
     }
 }

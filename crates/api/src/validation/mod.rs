@@ -12,6 +12,7 @@ mod container;
 mod core;
 mod crd;
 mod cron;
+mod ephemeral;
 mod meta;
 mod misc;
 mod names;
@@ -48,6 +49,24 @@ pub fn validate_create(group: &str, kind: &str, object: &Value) -> Vec<FieldErro
 /// keeps immutable.
 pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
     dedup(update(group, kind, new, old))
+}
+
+/// Validates a write to a subresource that has rules of its own
+/// (`pods/ephemeralcontainers`); other subresources are validated as an
+/// update of the object.
+pub fn validate_subresource_update(
+    group: &str,
+    kind: &str,
+    subresource: &str,
+    new: &Value,
+    old: &Value,
+) -> Vec<FieldError> {
+    match (group, kind, subresource) {
+        ("", "Pod", "ephemeralcontainers") => dedup(
+            ephemeral::validate_pod_ephemeral_containers_update(new, old),
+        ),
+        _ => validate_update(group, kind, new, old),
+    }
 }
 
 /// Upstream drops causes whose text repeats an earlier one.

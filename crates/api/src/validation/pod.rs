@@ -41,6 +41,11 @@ pub fn validate_pod_spec(
     errs.extend(volume_errs);
     errs.extend(validate_containers(spec, &volumes, grace, path));
     errs.extend(validate_init_containers(spec, &volumes, grace, path));
+    errs.extend(super::ephemeral::validate_ephemeral_containers(
+        spec,
+        &volumes,
+        &path.child("ephemeralContainers"),
+    ));
     errs.extend(validate_host_network_ports(spec, path, of));
     match s(spec, "restartPolicy") {
         "Always" | "OnFailure" | "Never" => {}

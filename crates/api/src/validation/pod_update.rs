@@ -61,12 +61,17 @@ fn go_field(key: &str) -> String {
     }
 }
 
-/// A short account of what differs, in place of upstream's `cmp.Diff`.
-fn spec_diff(old: &Map<String, Value>, new: &Map<String, Value>) -> String {
+/// A short account of what differs between two structs of Go type
+/// `type_name`, in place of upstream's `cmp.Diff`.
+pub(super) fn go_diff(
+    type_name: &str,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> String {
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
     keys.sort();
     keys.dedup();
-    let mut out = String::from("  core.PodSpec{\n");
+    let mut out = format!("  {type_name}{{\n");
     for key in keys {
         let a = old.get(key).unwrap_or(&Value::Null);
         let b = new.get(key).unwrap_or(&Value::Null);
@@ -79,29 +84,29 @@ fn spec_diff(old: &Map<String, Value>, new: &Map<String, Value>) -> String {
     out
 }
 
-pub fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    let mut errs = validate_object_meta_update(new, old);
-    errs.extend(validate_pod_metadata_and_spec(new));
-    let mirror = "kubernetes.io/config.mirror";
+pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// The part of `ValidatePodSpecificAnnotationUpdates` kept here: the mirror
+/// pod annotation may be neither added, changed nor removed.
+pub fn validate_pod_annotation_updates(new: &Value, old: &Value) -> Vec<FieldError> {
     let annotation = |pod: &Value| {
-        super::path::dig(pod, &["metadata", "annotations", mirror])
+        super::path::dig(pod, &["metadata", "annotations", MIRROR_ANNOTATION])
             .and_then(Value::as_str)
             .map(str::to_string)
     };
+    let path = Path::new("metadata.annotations").key(MIRROR_ANNOTATION);
     match (annotation(old), annotation(new)) {
-        (Some(a), Some(b)) if a == b => {}
-        (Some(_), _) => errs.push(
-            Path::new("metadata.annotations")
-                .key(mirror)
-                .forbidden("may not remove or update mirror pod annotation"),
-        ),
-        (None, Some(_)) => errs.push(
-            Path::new("metadata.annotations")
-                .key(mirror)
-                .forbidden("may not add mirror pod annotation"),
-        ),
-        (None, None) => {}
+        (Some(a), Some(b)) if a == b => Vec::new(),
+        (Some(_), _) => vec![path.forbidden("may not remove or update mirror pod annotation")],
+        (None, Some(_)) => vec![path.forbidden("may not add mirror pod annotation")],
+        (None, None) => Vec::new(),
     }
+}
+
+pub fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errs = validate_object_meta_update(new, old);
+    errs.extend(validate_pod_metadata_and_spec(new));
+    errs.extend(validate_pod_annotation_updates(new, old));
     let spec_path = Path::new("spec");
     let empty = Value::Object(Map::new());
     let new_spec = get(new, "spec").unwrap_or(&empty);
@@ -189,7 +194,7 @@ pub fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
     if !same(&Value::Object(munged.clone()), old_spec) {
         errs.push(spec_path.forbidden(&format!(
             "pod updates may not change fields other than {UPDATABLE}\n{}",
-            spec_diff(&old_map, &munged)
+            go_diff("core.PodSpec", &old_map, &munged)
         )));
     }
     errs

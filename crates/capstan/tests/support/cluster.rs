@@ -14,6 +14,13 @@ use super::{wait_for, TestServer};
 /// How long a pod may take to start.
 pub const POD_START: Duration = Duration::from_secs(60);
 
+/// This machine's disk may be fuller than upstream's thresholds allow:
+/// tests that are not about pressure must not see any.
+const NO_PRESSURE: &[&str] = &[
+    "--eviction-hard",
+    "memory.available<1Mi,nodefs.available<1%",
+];
+
 /// The node the cluster's agent registers.
 pub const NODE: &str = "capstan-test";
 
@@ -55,20 +62,40 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Cluster {
-        let host = registry().host();
-        let registries =
-            format!("mirrors:\n  \"{host}\":\n    endpoint:\n      - \"http://{host}\"\n");
+        Cluster::launch(&[], NO_PRESSURE)
+    }
+
+    /// A cluster whose node also reaches the registries at `hosts`
+    /// (`127.0.0.1:PORT`), over plain HTTP as the shared one.
+    pub fn start_with_registries(hosts: &[String]) -> Cluster {
+        Cluster::launch(hosts, NO_PRESSURE)
+    }
+
+    /// A cluster whose server gets more flags.
+    pub fn start_with(extra: &[&str]) -> Cluster {
+        Cluster::launch(&[], extra)
+    }
+
+    fn launch(hosts: &[String], extra: &[&str]) -> Cluster {
+        let mut registries = String::from("mirrors:\n");
+        for host in std::iter::once(&registry().host()).chain(hosts) {
+            registries.push_str(&format!(
+                "  \"{host}\":\n    endpoint:\n      - \"http://{host}\"\n"
+            ));
+        }
         let file =
             std::env::temp_dir().join(format!("capstan-registries-{}.yaml", std::process::id()));
         std::fs::write(&file, registries).unwrap();
-        let server = TestServer::start_raw(&[
+        let mut args = vec![
             "--node-name",
             NODE,
             "--kubelet-port",
             "0",
             "--private-registry",
             file.to_str().unwrap(),
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let server = TestServer::start_raw(&args);
         let cluster = Cluster { server };
         wait_for("the node to be Ready", POD_START, || {
             let ready = cluster.server.kubectl(&[

@@ -22,6 +22,16 @@ pub const DOCKER_REGISTRY: &str = "/usr/bin/docker-registry";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The login [`Registry::start_private`]'s registry asks for.
+pub const PRIVATE_USER: &str = "capstan";
+pub const PRIVATE_PASSWORD: &str = "capstan-secret";
+/// The registry's htpasswd line for that login (bcrypt, the only hash it
+/// reads).
+const PRIVATE_HTPASSWD: &str =
+    "capstan:$2b$05$capstanregistrytestsaexKWxWtnBArXcPnN30cTu5A2SY3kedJm\n";
+/// `Basic` base64 of `capstan:capstan-secret`.
+const PRIVATE_AUTHORIZATION: &str = "Basic Y2Fwc3RhbjpjYXBzdGFuLXNlY3JldA==";
+
 /// The commands of the busybox image, each a symlink to `/bin/busybox`
 /// (`tar` is what `kubectl cp` runs).
 pub const BUSYBOX_APPLETS: &[&str] = &[
@@ -173,10 +183,22 @@ pub struct Registry {
     child: Option<Child>,
     /// Closing it stops the registry.
     lifeline: Option<ChildStdin>,
+    /// The `Authorization` header a private registry needs.
+    authorization: Option<&'static str>,
 }
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::launch(false)
+    }
+
+    /// A registry that serves only [`PRIVATE_USER`] with
+    /// [`PRIVATE_PASSWORD`] (HTTP basic authentication).
+    pub fn start_private() -> Registry {
+        Registry::launch(true)
+    }
+
+    fn launch(private: bool) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("registry")
             .tempdir()
@@ -186,17 +208,22 @@ impl Registry {
             .expect("a free port")
             .port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\n\
-                 log:\n  level: warn\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n  secret: capstan-tests\n",
-                storage = dir.path().join("storage").display(),
-            ),
-        )
-        .expect("write registry config");
+        let mut text = format!(
+            "version: 0.1\n\
+             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
+             http:\n  addr: 127.0.0.1:{port}\n  secret: capstan-tests\n",
+            storage = dir.path().join("storage").display(),
+        );
+        if private {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, PRIVATE_HTPASSWD).expect("write htpasswd");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: capstan\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).expect("write registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
         // The registry's output goes to a file, not this process's pipes,
         // so nothing holds the test's output open.
@@ -224,6 +251,7 @@ rm -rf "$dir""#,
             port,
             child: Some(child),
             lifeline,
+            authorization: private.then_some(PRIVATE_AUTHORIZATION),
         };
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -237,6 +265,13 @@ rm -rf "$dir""#,
                     "--max-time",
                     "2",
                 ])
+                .args(
+                    registry
+                        .authorization
+                        .map(|value| ["-H".to_string(), format!("Authorization: {value}")])
+                        .into_iter()
+                        .flatten(),
+                )
                 .arg(registry.url("/v2/"))
                 .output()
                 .is_ok_and(|output| output.stdout == b"200");
@@ -290,15 +325,25 @@ rm -rf "$dir""#,
     /// Uploads the image's blobs (those the registry lacks), then its
     /// manifest as `repository:tag`.
     pub fn push(&self, repository: &str, tag: &str, image: &Image) {
+        let login: Vec<(&str, &str)> = self
+            .authorization
+            .map(|value| ("Authorization", value))
+            .into_iter()
+            .collect();
+        let with_login = |header: (&'static str, &'static str)| {
+            let mut headers = login.clone();
+            headers.push(header);
+            headers
+        };
         for (digest, bytes) in image.blobs() {
             let blob = self.url(&format!("/v2/{repository}/blobs/{digest}"));
-            if http("HEAD", &blob, &[], None).status == 200 {
+            if http("HEAD", &blob, &login, None).status == 200 {
                 continue;
             }
             let started = http(
                 "POST",
                 &self.url(&format!("/v2/{repository}/blobs/uploads/")),
-                &[],
+                &login,
                 None,
             );
             assert_eq!(started.status, 202, "starting an upload: {}", self.log());
@@ -313,7 +358,7 @@ rm -rf "$dir""#,
             let put = http(
                 "PUT",
                 &upload,
-                &[("Content-Type", "application/octet-stream")],
+                &with_login(("Content-Type", "application/octet-stream")),
                 Some(bytes),
             );
             assert_eq!(
@@ -326,7 +371,7 @@ rm -rf "$dir""#,
         let put = http(
             "PUT",
             &self.url(&format!("/v2/{repository}/manifests/{tag}")),
-            &[("Content-Type", MANIFEST_MEDIA_TYPE)],
+            &with_login(("Content-Type", MANIFEST_MEDIA_TYPE)),
             Some(&image.manifest_json),
         );
         assert_eq!(

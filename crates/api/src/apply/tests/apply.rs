@@ -299,3 +299,67 @@ fn status_applies_own_status_through_the_subresource() {
         "merged by type with the live condition"
     );
 }
+
+#[test]
+fn ephemeral_container_writes_own_only_those_containers() {
+    let mut live = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+    });
+    record_update("", "Pod", None, &mut live, "kubectl", None, NOW);
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "default", "labels": {"x": "y"}},
+        "spec": {
+            "containers": [{"name": "app", "image": "nginx"}],
+            "ephemeralContainers": [{"name": "debugger", "image": "busybox"}]
+        }
+    });
+    let applied = crate::apply::apply_subresource(
+        "",
+        "Pod",
+        "ephemeralcontainers",
+        &live,
+        &config,
+        "debugger",
+        false,
+        LATER,
+    )
+    .unwrap();
+    let applier = entry(&applied, "debugger").unwrap();
+    assert_eq!(applier["subresource"], "ephemeralcontainers");
+    assert_eq!(
+        applier["fieldsV1"],
+        json!({"f:spec": {"f:ephemeralContainers": {"k:{\"name\":\"debugger\"}": {
+            ".": {}, "f:image": {}, "f:name": {}}}}})
+    );
+    // The first writer keeps the container it shares with the config.
+    let first = entry(&applied, "kubectl").unwrap();
+    assert!(first["fieldsV1"]["f:spec"]["f:containers"].is_object());
+
+    // An update through the subresource is recorded the same way.
+    let mut updated = applied.clone();
+    updated["spec"]["ephemeralContainers"][0]["tty"] = true.into();
+    record_update(
+        "",
+        "Pod",
+        Some(&applied),
+        &mut updated,
+        "kubectl",
+        Some("ephemeralcontainers"),
+        LATER,
+    );
+    let writer = updated["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["subresource"] == "ephemeralcontainers" && m["manager"] == "kubectl")
+        .expect("the subresource writer's entry");
+    assert_eq!(
+        writer["fieldsV1"],
+        json!({"f:spec": {"f:ephemeralContainers": {"k:{\"name\":\"debugger\"}": {"f:tty": {}}}}})
+    );
+}

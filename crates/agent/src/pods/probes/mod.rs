@@ -4,16 +4,19 @@
 //! `successThreshold`/`failureThreshold` times in a row before its result
 //! flips, and liveness and readiness wait until startup succeeded.
 
+mod grpc;
+mod http;
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub(super) use self::http::http_get;
 use crate::events::{Events, Kind};
 use crate::runtime::{ContainerState, Runtime, RuntimePodStatus};
 
@@ -239,45 +242,57 @@ async fn check<R: Runtime>(
     let port_of = |port: &IntOrString| -> Result<u16, String> {
         port_number(container, port).ok_or_else(|| format!("invalid port {port:?}"))
     };
-    let mut target = String::new();
+    if let Some(grpc) = &probe.grpc {
+        // It keeps its own deadline, for upstream's timeout messages.
+        let port = u16::try_from(grpc.port).map_err(|_| format!("invalid port {}", grpc.port))?;
+        let service = grpc.service.as_deref().unwrap_or_default();
+        let result = grpc::check(ip, port, service, timeout).await;
+        tracing::debug!(container = %container.name, ?result, "probe");
+        return result;
+    }
+    // The URL being fetched, for a timeout's message.
+    let mut url = String::new();
     let work = async {
-        if let Some(http) = &probe.http_get {
-            let host = http.host.clone().unwrap_or_else(|| ip.to_string());
-            let port = port_of(&http.port)?;
-            let path = http.path.as_deref().unwrap_or("/");
-            let scheme = http
-                .scheme
+        if let Some(action) = &probe.http_get {
+            let host = action
+                .host
                 .as_deref()
-                .unwrap_or("HTTP")
-                .to_ascii_lowercase();
-            target = format!("Get \"{scheme}://{host}:{port}{path}\": ");
-            if scheme == "https" {
-                // Without TLS in the prober, HTTPS probes check that the
-                // port accepts connections.
-                return tcp(&host, port).await.map_err(|e| format!("{target}{e}"));
+                .filter(|h| !h.is_empty())
+                .unwrap_or(ip);
+            let port = port_of(&action.port)?;
+            let path = action.path.as_deref().unwrap_or_default();
+            let answer = http::get(host, port, path, action, &mut url).await?;
+            if !(200..400).contains(&answer.code) {
+                return Err(format!(
+                    "HTTP probe failed with statuscode: {}",
+                    answer.code
+                ));
             }
-            let code = http_get(&host, port, path, http).await?;
-            if !(200..400).contains(&code) {
-                return Err(format!("HTTP probe failed with statuscode: {code}"));
+            if answer.code >= 300 {
+                // Upstream passes a redirect it did not follow (to another
+                // host), warning about it.
+                tracing::warn!(
+                    container = %container.name,
+                    "probe warning: Probe terminated redirects, Response body: {}",
+                    answer.body
+                );
             }
             return Ok(());
         }
         if let Some(socket) = &probe.tcp_socket {
-            let host = socket.host.clone().unwrap_or_else(|| ip.to_string());
-            return tcp(&host, port_of(&socket.port)?).await;
-        }
-        if let Some(grpc) = &probe.grpc {
-            // A gRPC health check needs a gRPC client per probe; until
-            // then the port accepting connections counts.
-            let port = u16::try_from(grpc.port).map_err(|e| e.to_string())?;
-            return tcp(ip, port).await;
+            let host = socket
+                .host
+                .as_deref()
+                .filter(|h| !h.is_empty())
+                .unwrap_or(ip);
+            return dial(host, port_of(&socket.port)?).await.map(|_| ());
         }
         Ok(())
     };
     let result = match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,
         Err(_) if probe.http_get.is_some() => Err(format!(
-            "{target}context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+            "Get {url:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         )),
         Err(_) => Err("i/o timeout".into()),
     };
@@ -298,15 +313,37 @@ pub(super) fn port_number(container: &Container, port: &IntOrString) -> Option<u
     }
 }
 
-async fn tcp(host: &str, port: u16) -> Result<(), String> {
-    let address = format!("{host}:{port}");
-    let parsed: SocketAddr = address
-        .parse()
-        .map_err(|_| format!("dial tcp: address {address}: invalid address"))?;
-    TcpStream::connect(parsed)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("dial tcp {address}: {}", connect_error(&e)))
+/// A connection to `host:port` as Go's dialer makes it, a name looked up
+/// first; failures worded as Go's (`dial tcp 10.42.0.5:80: connect:
+/// connection refused`).
+async fn dial(host: &str, port: u16) -> Result<TcpStream, String> {
+    let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map(Iterator::collect)
+            .unwrap_or_default(),
+    };
+    let mut failure = format!("dial tcp: lookup {host}: no such host");
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(error) => failure = format!("dial tcp {address}: {}", connect_error(&error)),
+        }
+    }
+    Err(failure)
+}
+
+/// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// A failed connect as Go words it.
@@ -319,154 +356,5 @@ fn connect_error(error: &std::io::Error) -> String {
     }
 }
 
-/// An HTTP GET as upstream's prober sends it; returns the status code.
-pub(super) async fn http_get(
-    host: &str,
-    port: u16,
-    path: &str,
-    http: &k8s_openapi::api::core::v1::HTTPGetAction,
-) -> Result<u16, String> {
-    let address = format!("{host}:{port}");
-    let url = format!("Get \"http://{address}{path}\"");
-    let parsed: SocketAddr = address
-        .parse()
-        .map_err(|_| format!("{url}: dial tcp: address {address}: invalid address"))?;
-    let mut stream = TcpStream::connect(parsed)
-        .await
-        .map_err(|e| format!("{url}: dial tcp {address}: {}", connect_error(&e)))?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
-    for header in http.http_headers.iter().flatten() {
-        request.push_str(&format!("{}: {}\r\n", header.name, header.value));
-    }
-    request.push_str("\r\n");
-    let broken = |e: std::io::Error| format!("{url}: read tcp {address}: {e}");
-    stream.write_all(request.as_bytes()).await.map_err(broken)?;
-    let mut head = [0u8; 64];
-    let read = stream.read(&mut head).await.map_err(broken)?;
-    std::str::from_utf8(&head[..read])
-        .ok()
-        .and_then(|line| line.split_whitespace().nth(1)?.parse::<u16>().ok())
-        .ok_or_else(|| format!("{url}: malformed HTTP response"))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::{Exited, RuntimeContainer, RuntimeError};
-
-    /// A runtime whose exec probes exit with `code`.
-    struct Fake {
-        code: i32,
-    }
-
-    impl Runtime for Fake {
-        async fn start_container(
-            &self,
-            _: &Pod,
-            _: &Container,
-            _: u32,
-        ) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn stop_pod(&self, _: &str, _: Duration) -> Result<(), RuntimeError> {
-            Ok(())
-        }
-        async fn remove_pod(&self, _: &str) {}
-        async fn pod_status(&self, _: &str) -> RuntimePodStatus {
-            RuntimePodStatus::default()
-        }
-        async fn exec_sync(
-            &self,
-            _: &str,
-            _: &[String],
-            _: Duration,
-        ) -> Result<Exited, RuntimeError> {
-            Ok(Exited {
-                code: self.code,
-                output: String::new(),
-            })
-        }
-    }
-
-    fn pod() -> Pod {
-        serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "uid": "u"},
-            "spec": {"containers": [{"name": "c",
-                "livenessProbe": {"exec": {"command": ["check"]}, "periodSeconds": 1, "failureThreshold": 2},
-                "readinessProbe": {"exec": {"command": ["check"]}, "periodSeconds": 1}}]}
-        }))
-        .unwrap()
-    }
-
-    fn status(started: Timestamp) -> RuntimePodStatus {
-        RuntimePodStatus {
-            sandbox_ready: true,
-            ip: Some("127.0.0.1".into()),
-            containers: vec![RuntimeContainer {
-                name: "c".into(),
-                id: "containerd://1".into(),
-                image: String::new(),
-                image_id: String::new(),
-                attempt: 0,
-                state: ContainerState::Running {
-                    started_at: started,
-                },
-                previous: None,
-                ready: None,
-            }],
-        }
-    }
-
-    #[tokio::test]
-    async fn failing_probes_unready_then_kill() {
-        let pod = pod();
-        let started = Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(5);
-        let mut results = HashMap::new();
-        let failing = Fake { code: 1 };
-        let mut current = status(started);
-        let first = run(
-            &failing,
-            &Events::default(),
-            &pod,
-            &mut current,
-            &mut results,
-        )
-        .await;
-        assert!(first.kill.is_empty(), "one failure is under the threshold");
-        assert_eq!(current.containers[0].ready, Some(false));
-        assert!(first
-            .wake_after
-            .is_some_and(|w| w <= Duration::from_secs(1)));
-        // The next period: a second failure kills.
-        for track in results.values_mut() {
-            track.liveness.last_run =
-                Some(Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(2));
-        }
-        let mut current = status(started);
-        let second = run(
-            &failing,
-            &Events::default(),
-            &pod,
-            &mut current,
-            &mut results,
-        )
-        .await;
-        assert_eq!(
-            second.kill,
-            vec![("c".to_string(), "containerd://1".to_string())]
-        );
-
-        let passing = Fake { code: 0 };
-        let mut results = HashMap::new();
-        let mut current = status(started);
-        run(
-            &passing,
-            &Events::default(),
-            &pod,
-            &mut current,
-            &mut results,
-        )
-        .await;
-        assert_eq!(current.containers[0].ready, Some(true));
-    }
-}
+mod tests;
