@@ -85,14 +85,47 @@ async fn monitor(client: Client, grace: Duration, nodes: Store<Node>, pods: Stor
             {
                 return;
             }
-            let mut ticks = tokio::time::interval(period);
+            // A pass every period, and soon after a node's readiness,
+            // conditions or cordon change (upstream taints on node
+            // updates), so a node that turns Ready takes pods at once.
+            let mut ticks = tokio::time::interval(CHANGE_POLL);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last = (Instant::now(), None);
             loop {
                 ticks.tick().await;
+                let seen = fingerprint(&nodes);
+                if last.1 == Some(seen) && last.0.elapsed() < period {
+                    continue;
+                }
                 controller.pass(&nodes, &leases, &pods).await;
+                last = (Instant::now(), Some(fingerprint(&nodes)));
             }
         },
     );
+}
+
+/// How often the node cache is checked for changes that call for a pass.
+const CHANGE_POLL: Duration = Duration::from_millis(200);
+
+/// What of the nodes a pass acts on: their conditions, cordon and taints.
+fn fingerprint(nodes: &Store<Node>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // Summed per node: the cache's order does not matter.
+    let mut sum = 0u64;
+    for node in nodes.state() {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        node.metadata.name.hash(&mut hasher);
+        unschedulable(&node).hash(&mut hasher);
+        let conditions = node.status.as_ref().and_then(|s| s.conditions.as_ref());
+        for condition in conditions.into_iter().flatten() {
+            (&condition.type_, &condition.status).hash(&mut hasher);
+        }
+        for taint in current_taints(&node) {
+            (taint.key, taint.effect).hash(&mut hasher);
+        }
+        sum = sum.wrapping_add(hasher.finish());
+    }
+    sum
 }
 
 struct Lifecycle {
