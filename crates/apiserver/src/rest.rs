@@ -26,6 +26,10 @@ pub struct WriteOptions {
 /// How many times a patch is retried when the object changes under it.
 const PATCH_ATTEMPTS: usize = 5;
 
+/// How many times a delete is tried when other writes keep changing the
+/// object under it.
+const DELETE_ATTEMPTS: usize = 5;
+
 pub struct Rest {
     pub registry: Registry,
     pub services: ServiceAllocators,
@@ -413,8 +417,28 @@ impl Rest {
     }
 
     /// A DELETE of one object. Objects with finalizers, and pods running on
-    /// a node, are only marked for deletion; the rest go at once.
+    /// a node, are only marked for deletion; the rest go at once. A write
+    /// that lost a race with another (a controller updating status) is
+    /// tried again on the object as it now is, as upstream's store does;
+    /// preconditions are checked again each time.
     pub async fn delete(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.delete_once(resource, namespace, name, options).await {
+                Err(error) if error.code == 409 && tries < DELETE_ATTEMPTS => continue,
+                done => return done,
+            }
+        }
+    }
+
+    async fn delete_once(
         &self,
         resource: &Resource,
         namespace: Option<&str>,

@@ -436,7 +436,9 @@ async fn delete_preconditions_through_kube_rs() {
 
 #[tokio::test]
 async fn binding_and_graceful_then_forced_deletion() {
-    let server = TestServer::start();
+    // The test binds the pod itself: a scheduler finding no node would
+    // race it, writing PodScheduled=False.
+    let server = TestServer::start_with(&["--disable-scheduler"]);
     let pods: Api<Pod> = Api::namespaced(server.client().await, "default");
     let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": "bound"},

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -348,26 +348,54 @@ fn debug_adds_an_ephemeral_container_in_the_targets_process_namespace() {
     assert!(seen.contains("httpd"), "{seen}");
     assert!(!seen.contains("sleep"), "{seen}");
 
-    // Interactive: `kubectl debug -i` attaches to the new container.
-    let output = server.kubectl_stdin(
-        &[
+    // Interactive: `kubectl debug -i` attaches to the new container. Its
+    // stdin stays open while the answer comes, as a person's would: the
+    // runtime ends the attach when stdin closes (no stdinOnce here).
+    let mut debug = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig())
+        .args([
             "debug",
             "pair",
             "-i",
             &format!("--image={}", image()),
             "-c",
             "shell",
-            "--",
-            "sh",
-            "-c",
-            "read line; echo debugging $line",
-        ],
-        "now\n",
-    );
+        ])
+        .args(["--", "sh", "-c", "read line; echo debugging $line"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run kubectl debug");
+    let mut stdin = debug.stdin.take().unwrap();
+    let stdout = debug.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    // The attach may start after the first line was sent: send it until
+    // the answer comes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answered = loop {
+        let _ = stdin.write_all(b"now\n");
+        match received.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) if line.contains("debugging now") => break true,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break false,
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+    };
+    drop(stdin);
+    let _ = debug.kill();
+    let _ = debug.wait();
     assert!(
-        text(&output.stdout).contains("debugging now"),
-        "{}{}",
-        text(&output.stdout),
-        text(&output.stderr)
+        answered,
+        "no answer through kubectl debug -i; logs: {}",
+        text(&server.kubectl(&["logs", "pair", "-c", "shell"]).stdout)
     );
 }
