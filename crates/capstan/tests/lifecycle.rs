@@ -296,3 +296,53 @@ fn a_node_under_disk_pressure_is_tainted_and_takes_no_new_pods() {
         "{message}"
     );
 }
+
+#[test]
+fn a_missing_config_map_keeps_the_pod_creating_until_it_appears() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: mounted}}
+spec:
+  volumes:
+  - name: config
+    configMap: {{name: settings}}
+  containers:
+  - name: app
+    image: {image}
+    command: ["sh", "-c", "cat /config/mode; echo; sleep 3600"]
+    volumeMounts: [{{name: config, mountPath: /config}}]
+"#,
+        image = image()
+    ));
+    let server = &cluster.server;
+    let pod = cluster.wait_pod("mounted", "waiting", POD_START, |pod| {
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+            && pod["status"]["phase"] == "Pending"
+    });
+    assert_eq!(pod["status"]["phase"], "Pending");
+    wait_for("the FailedMount event", POD_START, || {
+        let out = server.ok(&["describe", "pod", "mounted"]);
+        out.contains(
+            "MountVolume.SetUp failed for volume \"config\" : configmap \"settings\" not found",
+        )
+        .then_some(())
+    });
+    server.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+    ]);
+    cluster.wait_running("mounted");
+    let logs = wait_for("the mounted file in the log", POD_START, || {
+        let out = server.ok(&["logs", "mounted"]);
+        (!out.is_empty()).then_some(out)
+    });
+    assert_eq!(logs, "fast\n");
+}

@@ -157,8 +157,10 @@ impl CriRuntime {
         }
         std::fs::create_dir_all(&log_directory)
             .map_err(|e| RuntimeError::new("CreatePodSandboxError", e.to_string()))?;
+        // A volume that cannot be set up keeps the pod creating, as
+        // upstream's: the agent records FailedMount and tries again.
         volumes::prepare(&self.agent_dir, pod)
-            .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;
+            .map_err(|message| RuntimeError::new("ContainerCreating", message))?;
         let host_network = pod.spec.as_ref().and_then(|s| s.host_network) == Some(true);
         if !host_network {
             self.network_ready().await?;
@@ -503,7 +505,7 @@ impl Runtime for CriRuntime {
         }
         volumes::project(&self.api, &self.agent_dir, pod)
             .await
-            .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;
+            .map_err(|message| RuntimeError::new("ContainerCreating", message))?;
         let ip = self.sandbox_ip(&sandbox_id).await.unwrap_or_default();
         let mounts = self.mounts(pod, container, attempt, &ip)?;
         let log_path = format!("{}/{attempt}.log", container.name);

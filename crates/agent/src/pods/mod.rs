@@ -623,6 +623,10 @@ fn report_waiting<R: Runtime>(
                 let error = "Error: ImagePullBackOff".to_string();
                 events.container(pod, name, Kind::Warning, "Failed", error);
             }
+            "ContainerCreating" if message.starts_with("MountVolume.") => {
+                let failed = message.clone();
+                events.pod(pod, Kind::Warning, "FailedMount", failed);
+            }
             "CreateContainerConfigError" => {
                 let error = format!("Error: {message}");
                 events.container(pod, name, Kind::Warning, "Failed", error);

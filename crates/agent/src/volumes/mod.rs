@@ -41,33 +41,41 @@ fn volume_dir(pod_dir: &Path, volume: &Volume) -> Option<PathBuf> {
     Some(pod_dir.join("volumes").join(plugin).join(&volume.name))
 }
 
+/// Why a volume could not be set up, as upstream's kubelet reports it
+/// in its FailedMount events.
+pub fn mount_failed(volume: &str, error: &str) -> String {
+    format!("MountVolume.SetUp failed for volume {volume:?} : {error}")
+}
+
 /// Creates the pod's folder and its volumes.
 pub fn prepare(agent_dir: &Path, pod: &Pod) -> Result<(), String> {
     let dir = pod_dir(agent_dir, pod);
     create(&dir)?;
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-        if let Some(empty_dir) = &volume.empty_dir {
-            let path = volume_dir(&dir, volume).unwrap_or_default();
-            create(&path)?;
-            if empty_dir.medium.as_deref() == Some("Memory") {
-                let size = empty_dir.size_limit.as_ref().map(|q| q.0.as_str());
-                mount_tmpfs(&path, size)?;
-            }
-        } else if let Some(host_path) = &volume.host_path {
-            prepare_host_path(&host_path.path, host_path.type_.as_deref().unwrap_or(""))?;
-        } else if projection::is_projected(volume) {
-            let path = volume_dir(&dir, volume).unwrap_or_default();
-            create(&path)?;
-            // Secrets stay in memory, as upstream keeps them.
-            if volume.secret.is_some() {
-                mount_tmpfs(&path, None)?;
-            }
-        } else {
-            return Err(format!(
-                "volume {:?}: this kind of volume is not supported by this node yet",
-                volume.name
-            ));
+        prepare_volume(&dir, volume).map_err(|error| mount_failed(&volume.name, &error))?;
+    }
+    Ok(())
+}
+
+fn prepare_volume(dir: &Path, volume: &Volume) -> Result<(), String> {
+    if let Some(empty_dir) = &volume.empty_dir {
+        let path = volume_dir(dir, volume).unwrap_or_default();
+        create(&path)?;
+        if empty_dir.medium.as_deref() == Some("Memory") {
+            let size = empty_dir.size_limit.as_ref().map(|q| q.0.as_str());
+            mount_tmpfs(&path, size)?;
         }
+    } else if let Some(host_path) = &volume.host_path {
+        prepare_host_path(&host_path.path, host_path.type_.as_deref().unwrap_or(""))?;
+    } else if projection::is_projected(volume) {
+        let path = volume_dir(dir, volume).unwrap_or_default();
+        create(&path)?;
+        // Secrets stay in memory, as upstream keeps them.
+        if volume.secret.is_some() {
+            mount_tmpfs(&path, None)?;
+        }
+    } else {
+        return Err("this kind of volume is not supported by this node yet".into());
     }
     Ok(())
 }
@@ -77,11 +85,12 @@ pub fn prepare(agent_dir: &Path, pod: &Pod) -> Result<(), String> {
 pub async fn project(api: &kube::Client, agent_dir: &Path, pod: &Pod) -> Result<(), String> {
     let dir = pod_dir(agent_dir, pod);
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-        let Some(files) = projection::files(api, pod, volume).await? else {
+        let failed = |error: String| mount_failed(&volume.name, &error);
+        let Some(files) = projection::files(api, pod, volume).await.map_err(failed)? else {
             continue;
         };
         let path = volume_dir(&dir, volume).unwrap_or_default();
-        atomic::write(&path, &files)?;
+        atomic::write(&path, &files).map_err(failed)?;
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ use super::cni::cni_config_path;
 use super::{find_program, search_dirs, Paths, CNI_BRIDGE};
 use crate::mounts::{unmount, unmount_under};
 use procs::{processes, signal, terminate, wait_gone, Process};
-use sandboxes::{cni_del, sandboxes};
+use sandboxes::{cni_del, orphan_netns, pod_subnets, sandboxes};
 
 /// Stops everything the agent with data dir `data_dir` started. Best
 /// effort; returns a short report, one line per kind of thing done.
@@ -122,6 +122,19 @@ pub fn killall(data_dir: &Path) -> String {
     }
     if netns_removed > 0 {
         report.push(format!("removed {netns_removed} network namespace(s)"));
+    }
+    let orphans = orphan_netns(&pod_subnets(&conflist));
+    let mut orphans_removed = 0;
+    for netns in &orphans {
+        unmount(netns);
+        if std::fs::remove_file(netns).is_ok() {
+            orphans_removed += 1;
+        }
+    }
+    if orphans_removed > 0 {
+        report.push(format!(
+            "removed {orphans_removed} network namespace(s) left with a pod address and no process"
+        ));
     }
     if conflist.exists() && remove_empty_bridge() {
         report.push(format!(
