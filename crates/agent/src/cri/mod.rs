@@ -173,7 +173,17 @@ impl CriRuntime {
                 runtime_handler: String::new(),
             })
             .await
-            .map_err(|e| error("CreatePodSandboxError", e))?
+            .map_err(|status| {
+                // The pod keeps creating; the agent records the event.
+                RuntimeError::new(
+                    "ContainerCreating",
+                    format!(
+                        "Failed to create pod sandbox: rpc error: code = {:?} desc = {}",
+                        status.code(),
+                        status.message()
+                    ),
+                )
+            })?
             .into_inner()
             .pod_sandbox_id;
         Ok((id, config))
@@ -194,7 +204,7 @@ impl CriRuntime {
         match status.conditions.iter().find(|c| c.r#type == "NetworkReady") {
             Some(condition) if condition.status => Ok(()),
             Some(condition) => Err(RuntimeError::new(
-                "NetworkNotReady",
+                "ContainerCreating",
                 format!(
                     "network is not ready: container runtime network not ready: NetworkReady=false reason:{} message:{}",
                     condition.reason, condition.message

@@ -623,9 +623,18 @@ fn report_waiting<R: Runtime>(
                 let error = "Error: ImagePullBackOff".to_string();
                 events.container(pod, name, Kind::Warning, "Failed", error);
             }
-            "ContainerCreating" if message.starts_with("MountVolume.") => {
-                let failed = message.clone();
-                events.pod(pod, Kind::Warning, "FailedMount", failed);
+            "ContainerCreating" => {
+                // Why the pod is still creating, as upstream names it.
+                let reason = if message.starts_with("MountVolume.") {
+                    "FailedMount"
+                } else if message.starts_with("Failed to create pod sandbox") {
+                    "FailedCreatePodSandBox"
+                } else if message.starts_with("network is not ready") {
+                    "NetworkNotReady"
+                } else {
+                    continue;
+                };
+                events.pod(pod, Kind::Warning, reason, message.clone());
             }
             "CreateContainerConfigError" => {
                 let error = format!("Error: {message}");
