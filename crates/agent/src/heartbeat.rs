@@ -100,9 +100,10 @@ async fn beat<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
         }
     }
     // A real node posts as soon as its runtime or machine changed.
-    if let Some(judged) = judge(shared).await {
+    let judged = judge(shared).await;
+    if let Some(judged) = &judged {
         let mut state = slot.state();
-        if state.judged.as_ref() != Some(&judged) {
+        if state.judged.as_ref() != Some(judged) {
             state.stale = true;
         }
     }
@@ -114,7 +115,7 @@ async fn beat<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
                 .is_none_or(|at| at.elapsed() >= STATUS_REPORT_INTERVAL)
     };
     if due {
-        post_status(shared, slot).await;
+        post_measured(shared, slot, judged).await;
     }
     if let Err(error) = renew_lease(shared, slot).await {
         tracing::debug!(node = %slot.name, %error, "lease renewal");
@@ -153,7 +154,16 @@ async fn register<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) -> Result<(),
 /// Posts the node's status: ready once it has pod addresses and the
 /// runtime says it can run pods.
 pub async fn post_status<R: Runtime>(shared: &Shared<R>, slot: &NodeSlot) {
-    let mut judged = judge(shared).await;
+    let judged = judge(shared).await;
+    post_measured(shared, slot, judged).await;
+}
+
+/// Posts the node's status from health just judged.
+async fn post_measured<R: Runtime>(
+    shared: &Shared<R>,
+    slot: &NodeSlot,
+    mut judged: Option<node::Judged>,
+) {
     // The runtime takes a moment to load the network configuration
     // written when the podCIDR arrived: wait briefly rather than post
     // NotReady until the next beat.

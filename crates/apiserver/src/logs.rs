@@ -182,7 +182,9 @@ pub async fn serve(
     Ok(response)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::internal(e.to_string()))
 }
 

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::kubelet::KubeletClient;
 use crate::local::RequestBody;
-use crate::logs::{choose_container, node_location};
+use crate::logs::{choose_container, decode, node_location};
 use crate::response::Body;
 use crate::rest::Rest;
 
@@ -225,10 +225,6 @@ fn failure(code: u16, reason: &'static str, message: String) -> ApiError {
         message,
         details: None,
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 #[cfg(test)]

@@ -68,11 +68,14 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SOCKET")]
     container_runtime_endpoint: Option<PathBuf>,
     /// When the node is under memory, disk or PID pressure, as the
-    /// kubelet's flag: signal<quantity or percentage, comma separated
-    /// [default: memory.available<100Mi,nodefs.available<10%,
-    /// nodefs.inodesFree<5%]
-    #[arg(long, value_name = "THRESHOLDS", value_parser = capstan_agent::eviction::Thresholds::parse)]
-    eviction_hard: Option<capstan_agent::eviction::Thresholds>,
+    /// kubelet's flag: signal<quantity or percentage, comma separated.
+    #[arg(
+        long,
+        value_name = "THRESHOLDS",
+        default_value = capstan_agent::eviction::DEFAULT,
+        value_parser = capstan_agent::eviction::Thresholds::parse
+    )]
+    eviction_hard: capstan_agent::eviction::Thresholds,
     /// Registry mirrors and settings (registries.yaml, as k3s reads it)
     /// [default: DIR/registries.yaml when it exists]
     #[arg(long, value_name = "FILE")]
@@ -294,7 +297,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
             kubelet_port: Some(args.kubelet_port),
             kubelet_tls: node_serving(&data_dir, args.node_name.as_deref()),
             container_runtime_endpoint: args.container_runtime_endpoint.clone(),
-            eviction_hard: args.eviction_hard.clone().unwrap_or_default(),
+            eviction_hard: args.eviction_hard.clone(),
             private_registry: args
                 .private_registry
                 .clone()

@@ -131,52 +131,42 @@ pub async fn run<R: Runtime>(
             };
         }
         let mut next: Vec<Timestamp> = Vec::new();
-        let started = match &container.startup_probe {
-            None => true,
-            Some(probe) => {
-                if entry.startup.passing != Some(true) {
-                    let due = entry.startup.due(probe, started_at);
-                    if due <= now {
-                        let ok = check(runtime, container, &found.id, &ip, probe).await;
-                        let ok = report(events, pod, container, "Startup", ok);
-                        if entry.startup.record(probe, ok, now) {
-                            kill(events, pod, container, "startup");
-                            verdicts
-                                .kill
-                                .push((container.name.clone(), found.id.clone()));
-                        }
-                        next.push(entry.startup.due(probe, started_at));
-                    } else {
-                        next.push(due);
-                    }
-                }
-                entry.startup.passing == Some(true)
-            }
+        let id = found.id.clone();
+        let probe_run = Run {
+            runtime,
+            events,
+            pod,
+            container,
+            id: &id,
+            ip: &ip,
+            started_at,
+            now,
         };
+        let mut failed = Vec::new();
+        if let Some(probe) = &container.startup_probe {
+            if entry.startup.passing != Some(true) {
+                let (due, turned) = probe_run.step(probe, "Startup", &mut entry.startup).await;
+                next.push(due);
+                failed.extend(turned.then_some("startup"));
+            }
+        }
+        let started = container.startup_probe.is_none() || entry.startup.passing == Some(true);
         if started {
             if let Some(probe) = &container.liveness_probe {
-                let due = entry.liveness.due(probe, started_at);
-                if due <= now {
-                    let ok = check(runtime, container, &found.id, &ip, probe).await;
-                    let ok = report(events, pod, container, "Liveness", ok);
-                    if entry.liveness.record(probe, ok, now) {
-                        kill(events, pod, container, "liveness");
-                        verdicts
-                            .kill
-                            .push((container.name.clone(), found.id.clone()));
-                    }
-                }
-                next.push(entry.liveness.due(probe, started_at));
+                let (due, turned) = probe_run.step(probe, "Liveness", &mut entry.liveness).await;
+                next.push(due);
+                failed.extend(turned.then_some("liveness"));
             }
             if let Some(probe) = &container.readiness_probe {
-                let due = entry.readiness.due(probe, started_at);
-                if due <= now {
-                    let ok = check(runtime, container, &found.id, &ip, probe).await;
-                    let ok = report(events, pod, container, "Readiness", ok);
-                    entry.readiness.record(probe, ok, now);
-                }
-                next.push(entry.readiness.due(probe, started_at));
+                let (due, _) = probe_run
+                    .step(probe, "Readiness", &mut entry.readiness)
+                    .await;
+                next.push(due);
             }
+        }
+        for kind in failed {
+            kill(events, pod, container, kind);
+            verdicts.kill.push((container.name.clone(), id.clone()));
         }
         // Ready once started and, with a readiness probe, once it passes.
         let dying = entry.liveness.passing == Some(false) || entry.startup.passing == Some(false);
@@ -194,6 +184,33 @@ pub async fn run<R: Runtime>(
     }
     results.retain(|name, _| status.containers.iter().any(|c| &c.name == name));
     verdicts
+}
+
+/// One round of a container instance's probes.
+struct Run<'a, R> {
+    runtime: &'a R,
+    events: &'a Events,
+    pod: &'a Pod,
+    container: &'a Container,
+    id: &'a str,
+    ip: &'a str,
+    started_at: Timestamp,
+    now: Timestamp,
+}
+
+impl<R: Runtime> Run<'_, R> {
+    /// Runs `probe` (`kind`: Startup, Liveness, Readiness) if it is due
+    /// and records its result in `track`; returns when it is next due
+    /// and whether this run turned it failing.
+    async fn step(&self, probe: &Probe, kind: &str, track: &mut Track) -> (Timestamp, bool) {
+        let mut turned = false;
+        if track.due(probe, self.started_at) <= self.now {
+            let result = check(self.runtime, self.container, self.id, self.ip, probe).await;
+            let ok = report(self.events, self.pod, self.container, kind, result);
+            turned = track.record(probe, ok, self.now);
+        }
+        (track.due(probe, self.started_at), turned)
+    }
 }
 
 /// Records a failed probe as upstream's prober does; true when it passed.
