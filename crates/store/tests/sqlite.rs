@@ -133,8 +133,11 @@ async fn compaction_keeps_the_file_from_growing() {
 async fn the_wal_stays_bounded_under_steady_writes() {
     use capstan_store::{Bytes, Store};
     const WRITERS: usize = 8;
-    const ROUNDS: usize = 256;
-    // 8 writers × 256 rounds × 64 KiB: 128 MiB through the WAL.
+    const ROUNDS: usize = 768;
+    // 8 writers × 768 rounds × 64 KiB: 384 MiB through the WAL. How far
+    // the WAL grows between two checkpoints depends on how fast the
+    // machine writes, so the bound is relative: it is reused, not grown
+    // with every write, when it stays under half of what went through.
     let value = Bytes::from(vec![b'x'; 64 << 10]);
     let harness = SqliteHarness::new();
     let store = harness.open().await;
@@ -167,8 +170,8 @@ async fn the_wal_stays_bounded_under_steady_writes() {
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
     assert!(
-        largest <= 96 << 20,
-        "the WAL grew to {largest} bytes while 128 MiB were written"
+        largest <= 192 << 20,
+        "the WAL grew to {largest} bytes while 384 MiB were written"
     );
     drop(store);
 }
