@@ -20,6 +20,7 @@
 mod agent;
 pub mod containerd;
 pub mod cri;
+pub mod egress;
 pub mod events;
 pub mod eviction;
 mod heartbeat;
@@ -30,6 +31,7 @@ pub mod machine;
 mod mounts;
 pub mod node;
 pub mod pods;
+pub mod routes;
 pub mod runtime;
 pub mod server;
 pub mod sim;

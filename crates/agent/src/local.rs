@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::containerd::{self, ContainerdOptions};
-use crate::cri::CriRuntime;
+use crate::cri::{ClusterDns, CriRuntime, HostResolvConf};
 use crate::events::Events;
 use crate::eviction::Thresholds;
 use crate::node::NodeSlot;
@@ -35,7 +36,18 @@ pub struct NodeOptions {
     pub kubelet_tls: Option<ServingTls>,
     /// When the node is under pressure (`--eviction-hard`).
     pub eviction_hard: Thresholds,
+    /// Cluster DNS servers for pods' resolv.conf (the kubelet's
+    /// `--cluster-dns`); none: pods use the host's resolvers.
+    pub cluster_dns: Vec<IpAddr>,
+    /// The cluster domain [default: cluster.local].
+    pub cluster_domain: String,
+    /// All pods' addresses (the cluster CIDR): pods' traffic to them keeps
+    /// its source address; empty leaves masquerading to the CNI bridge.
+    pub cluster_cidr: String,
 }
+
+/// The kubelet's default `--cluster-domain`.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// Runs the agent of this machine until `shutdown` completes. When
 /// containers cannot run here (containerd missing), says what to install
@@ -95,7 +107,17 @@ pub async fn run_node(
         client.clone(),
         queue.clone(),
         events.clone(),
-    );
+    )
+    .with_dns(ClusterDns {
+        servers: options.cluster_dns.clone(),
+        domain: if options.cluster_domain.is_empty() {
+            DEFAULT_CLUSTER_DOMAIN.into()
+        } else {
+            options.cluster_domain.clone()
+        },
+        host: HostResolvConf::read(std::path::Path::new("/etc/resolv.conf")),
+    })
+    .with_cluster_cidr(Some(options.cluster_cidr.clone()));
     let version = match runtime.version().await {
         Ok(version) => version,
         Err(error) => {
@@ -135,12 +157,18 @@ pub async fn run_node(
         name.clone(),
         agent_dir.clone(),
     ));
+    let routes = tokio::spawn(crate::routes::run(
+        client.clone(),
+        name.clone(),
+        std::future::pending::<()>(),
+    ));
     let slot = NodeSlot::new(&name, machine::host_ip());
     let shared = Arc::new(
         agent::Shared::new(client, runtime, template, vec![slot], queue).with_events(events),
     );
     agent::run(shared, queued, shutdown).await;
     static_pods.abort();
+    routes.abort();
     if let Some(endpoint) = endpoint {
         endpoint.abort();
     }

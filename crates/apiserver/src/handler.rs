@@ -16,6 +16,7 @@ use crate::discovery;
 use crate::input::{
     delete_options, read_at, read_body, read_object, watch_request, with_warnings, FieldValidation,
 };
+use crate::join::{CredentialsRequest, NodeJoin, CREDENTIALS_PATH};
 use crate::kubelet::KubeletClient;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::openapi::OpenApi;
@@ -38,6 +39,8 @@ pub struct ApiServer {
     pub openapi: OpenApi,
     /// The client of nodes' endpoints, for `pods/log`.
     pub kubelet: KubeletClient,
+    /// How machines join as nodes (`/cacerts`, node credentials).
+    pub join: Option<NodeJoin>,
 }
 
 impl ApiServer {
@@ -52,6 +55,12 @@ impl ApiServer {
         let query = Query::parse(request.uri().query());
         if let Some(response) = self.open_endpoint(&method, &path) {
             return response;
+        }
+        if method == Method::POST && path == CREDENTIALS_PATH {
+            return match self.node_credentials(request).await {
+                Ok(response) => response,
+                Err(error) => response::error(&error),
+            };
         }
         let response = match peer.or_else(|| self.tokens.authenticate(request.headers())) {
             None => response::error(&ApiError::unauthorized()),
@@ -80,8 +89,34 @@ impl ApiServer {
                 })
             }
             "/version" => Some(response::json(StatusCode::OK, &version())),
+            "/cacerts" => {
+                let ca = self.join.as_ref().and_then(|join| join.ca().ok())?;
+                Some(response::text_owned(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    ca,
+                ))
+            }
             _ => None,
         }
+    }
+
+    /// A joining node's certificates, for the join token.
+    async fn node_credentials(
+        &self,
+        request: Request<RequestBody>,
+    ) -> Result<Response<Body>, ApiError> {
+        let join = self.join.as_ref().ok_or_else(ApiError::not_found_path)?;
+        let presented = header(&request, hyper::header::AUTHORIZATION);
+        let token = presented.strip_prefix("Bearer ").map(str::to_string);
+        let body = crate::input::read_body(request).await?;
+        let asked: CredentialsRequest = serde_json::from_slice(&body).map_err(|error| {
+            ApiError::bad_request(format!("invalid node credentials request: {error}"))
+        })?;
+        let issued = join.credentials(token.as_deref(), &asked)?;
+        let issued =
+            serde_json::to_value(issued).map_err(|error| ApiError::internal(error.to_string()))?;
+        Ok(response::json(StatusCode::OK, &issued))
     }
 
     async fn serve(

@@ -7,6 +7,7 @@
 pub mod allocator;
 pub mod authn;
 pub mod authz;
+pub mod join;
 pub mod pki;
 
 mod admission;

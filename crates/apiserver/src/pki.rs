@@ -143,6 +143,19 @@ impl Pki {
         })
     }
 
+    /// A client certificate for node `node`'s agent: user
+    /// `system:node:<node>` in group `system:nodes`, as upstream's kubelets
+    /// are; not kept. Returns the certificate and key, PEM.
+    pub fn node_client(&self, node: &str) -> io::Result<(String, String)> {
+        let ca_cert = fs::read_to_string(self.ca_cert())?;
+        let ca_key = KeyPair::from_pem(&fs::read_to_string(self.ca_key())?).map_err(tls_error)?;
+        let ca = Issuer::from_ca_cert_pem(&ca_cert, ca_key).map_err(tls_error)?;
+        let params = client_params(&format!("system:node:{node}"), &["system:nodes"]);
+        let key = KeyPair::generate().map_err(tls_error)?;
+        let cert = params.signed_by(&key, &ca).map_err(tls_error)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
     fn issue(
         &self,
         params: &CertificateParams,
@@ -273,7 +286,7 @@ fn hostname() -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
+pub(crate) fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
     fs::write(path, contents)?;
     restrict(path, 0o600)
 }

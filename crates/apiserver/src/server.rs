@@ -75,6 +75,8 @@ pub async fn start(config: Config) -> Result<Server, String> {
         .map_err(|error| format!("{}: {error}", pki.dir.display()))?;
     let tls = tls_config(&pki)?;
     let kubelet = KubeletClient::new(&pki)?;
+    let join = crate::join::NodeJoin::load(&config.data_dir)
+        .map_err(|error| format!("join token: {error}"))?;
     let tokens = match &config.token_auth_file {
         Some(path) => TokenAuthenticator::from_file(path)?,
         None => TokenAuthenticator::default(),
@@ -117,6 +119,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         metrics,
         openapi: Default::default(),
         kubelet,
+        join: Some(join),
     });
     let (stop, stopped) = watch::channel(false);
     let accept_loop = tokio::spawn(accept(

@@ -19,5 +19,15 @@ pub fn run(args: KillallArgs) -> Result<(), String> {
         eprintln!("capstan: killall without root can stop little; run it as root");
     }
     println!("{}", capstan_agent::containerd::killall(&data_dir));
+    // The node's packet rules go too, as k3s-killall.sh flushes its own.
+    if let Err(error) = capstan_agent::egress::remove() {
+        eprintln!("capstan: removing the egress rules: {error}");
+    }
+    if let Err(error) = capstan_proxy::remove_rules(&capstan_proxy::ProxyOptions::default()) {
+        eprintln!("capstan: removing the service rules: {error}");
+    }
+    if let Err(error) = capstan_netpol::remove_rules(&capstan_netpol::NetpolOptions::default()) {
+        eprintln!("capstan: removing the network policy rules: {error}");
+    }
     Ok(())
 }

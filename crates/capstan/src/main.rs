@@ -1,8 +1,12 @@
 //! `capstan`: Kubernetes in one binary.
 
+mod agent;
 mod images;
+mod join;
 mod killall;
 mod leader;
+mod networking;
+mod node_args;
 mod server;
 mod sim;
 
@@ -30,6 +34,9 @@ struct Cli {
 enum Command {
     /// Run the control plane (API server and store) on this machine.
     Server(server::ServerArgs),
+    /// Join a cluster as a node: run containers, the service proxy and
+    /// the ingress controller on this machine.
+    Agent(agent::AgentArgs),
     /// Run hollow nodes (sim runtime, no containers) against a cluster.
     Sim(sim::SimArgs),
     /// Manage the images of the agent's containerd.
@@ -94,6 +101,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Agent(args) => runtime.block_on(agent::run(args)),
         Command::Sim(args) => runtime.block_on(sim::run(args)),
         Command::Images(args) => runtime.block_on(images::run(args)),
         Command::Killall(args) => killall::run(args),

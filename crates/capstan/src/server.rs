@@ -12,6 +12,9 @@ use clap::{Args, ValueEnum};
 
 use capstan_apiserver::Cidr;
 
+use crate::networking::{NodeNetworking, Part, INGRESS_HTTPS_PORT, INGRESS_HTTP_PORT};
+use crate::node_args::NodeArgs;
+
 #[derive(Args)]
 pub struct ServerArgs {
     /// Where the cluster keeps its state [default: /var/lib/capstan as
@@ -57,29 +60,8 @@ pub struct ServerArgs {
     /// Run no node agent on this machine.
     #[arg(long)]
     disable_agent: bool,
-    /// Name of this machine's node [default: the host name].
-    #[arg(long, value_name = "NAME")]
-    node_name: Option<String>,
-    /// Port of the node's endpoint (logs), which the node posts as its
-    /// kubelet port; 0 picks a free one.
-    #[arg(long, default_value_t = 10250, value_name = "PORT")]
-    kubelet_port: u16,
-    /// Use this CRI socket instead of starting containerd.
-    #[arg(long, value_name = "SOCKET")]
-    container_runtime_endpoint: Option<PathBuf>,
-    /// When the node is under memory, disk or PID pressure, as the
-    /// kubelet's flag: signal<quantity or percentage, comma separated.
-    #[arg(
-        long,
-        value_name = "THRESHOLDS",
-        default_value = capstan_agent::eviction::DEFAULT,
-        value_parser = capstan_agent::eviction::Thresholds::parse
-    )]
-    eviction_hard: capstan_agent::eviction::Thresholds,
-    /// Registry mirrors and settings (registries.yaml, as k3s reads it)
-    /// [default: DIR/registries.yaml when it exists]
-    #[arg(long, value_name = "FILE")]
-    private_registry: Option<PathBuf>,
+    #[command(flatten)]
+    node: NodeArgs,
     /// Static bearer tokens: CSV lines of token,user,uid,"group1,group2".
     #[arg(long, value_name = "FILE")]
     token_auth_file: Option<PathBuf>,
@@ -102,6 +84,10 @@ pub struct ServerArgs {
     /// A KubeSchedulerConfiguration file for the scheduler.
     #[arg(long, value_name = "FILE")]
     scheduler_config: Option<PathBuf>,
+    /// Address of the cluster DNS (the kube-dns Service) [default: the
+    /// tenth address of --service-cidr]
+    #[arg(long, value_name = "IP")]
+    cluster_dns: Option<IpAddr>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -251,10 +237,26 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         local_client(&server, "kubelet"),
     );
     let mut components = Components::default();
+    let enabled = |part: Part| args.node.enabled(part);
+    // The ingress controller holds 80 and 443 on every node: a
+    // LoadBalancer Service cannot have them, as with k3s' Traefik.
+    let reserved = if enabled(Part::Ingress) {
+        vec![
+            (i32::from(INGRESS_HTTP_PORT), "TCP".to_string()),
+            (i32::from(INGRESS_HTTPS_PORT), "TCP".to_string()),
+        ]
+    } else {
+        Vec::new()
+    };
     let controllers = capstan_controllers::Options {
         cluster_cidr: args.cluster_cidr.to_string(),
         node_monitor_grace_period: args.node_monitor_grace_period,
+        service_lb: enabled(Part::Servicelb)
+            .then_some(capstan_controllers::servicelb::ServiceLbOptions { reserved }),
     };
+    let cluster_dns = args
+        .cluster_dns
+        .unwrap_or_else(|| args.service_cidr.address(9));
     // One controller manager and one scheduler among the servers sharing
     // the store: each runs while this server holds its Lease.
     let identity = crate::leader::identity();
@@ -290,20 +292,32 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         };
         components.spawn(|shutdown| capstan_agent::run_sim(kubelet, sim, shutdown));
     } else if !args.disable_agent {
-        let default_registries = data_dir.join("registries.yaml");
-        let node = capstan_agent::NodeOptions {
-            data_dir: data_dir.clone(),
-            node_name: args.node_name.clone(),
-            kubelet_port: Some(args.kubelet_port),
-            kubelet_tls: node_serving(&data_dir, args.node_name.as_deref()),
-            container_runtime_endpoint: args.container_runtime_endpoint.clone(),
-            eviction_hard: args.eviction_hard.clone(),
-            private_registry: args
-                .private_registry
-                .clone()
-                .or_else(|| default_registries.exists().then_some(default_registries)),
-            ..capstan_agent::NodeOptions::default()
-        };
+        let mut node =
+            args.node
+                .node_options(&data_dir, cluster_dns, args.cluster_cidr.to_string());
+        node.kubelet_tls = node_serving(&data_dir, args.node.node_name.as_deref());
+        // Cluster networking comes with a real node: hollow nodes and a
+        // control plane alone have no traffic to carry.
+        let node_name = args.node.name();
+        if enabled(Part::Dns) {
+            crate::networking::spawn_dns(
+                &mut components,
+                local_client(&server, "coredns"),
+                node_name.clone(),
+                IpAddr::V4(capstan_agent::machine::host_ip()),
+                cluster_dns,
+                args.node.cluster_domain.clone(),
+            );
+        }
+        NodeNetworking {
+            node_name,
+            cluster_cidr: args.cluster_cidr.to_string(),
+            proxy: enabled(Part::Proxy),
+            network_policy: enabled(Part::NetworkPolicy),
+            ingress: enabled(Part::Ingress),
+            ingress_status: true,
+        }
+        .spawn(&mut components, local_client(&server, "kube-proxy"));
         components.spawn(|shutdown| capstan_agent::run_node(kubelet, node, shutdown));
     }
 
@@ -422,7 +436,7 @@ impl Components {
 }
 
 /// A line on standard output; a closed stdout must not stop the server.
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");

@@ -36,7 +36,7 @@ pub struct SimArgs {
     register_with_taints: Vec<capstan_agent::Taint>,
 }
 
-fn parse_label(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_label(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("invalid label {text:?}: want KEY=VALUE")),

@@ -37,6 +37,7 @@ pub mod nodelifecycle;
 pub mod pods;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod servicelb;
 pub mod statefulset;
 pub mod watch_util;
 
@@ -48,6 +49,9 @@ pub struct Options {
     /// How long a node may go without renewing its Lease before it is
     /// marked NotReady (upstream's `--node-monitor-grace-period`).
     pub node_monitor_grace_period: std::time::Duration,
+    /// The built-in service load balancer; None leaves LoadBalancer
+    /// Services pending for another one.
+    pub service_lb: Option<servicelb::ServiceLbOptions>,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
         Options {
             cluster_cidr: "10.42.0.0/16".into(),
             node_monitor_grace_period: std::time::Duration::from_secs(40),
+            service_lb: Some(servicelb::ServiceLbOptions::default()),
         }
     }
 }
@@ -131,6 +136,14 @@ where
         shutdown.clone(),
     );
     let disruption = disruption::run(client.clone(), informers.pods.subscribe(), shutdown.clone());
+    let load_balancer = options.service_lb.clone().map(|lb| {
+        servicelb::run(
+            client.clone(),
+            lb,
+            informers.nodes.subscribe(),
+            shutdown.clone(),
+        )
+    });
     // Each controller and the shared watches are tasks of their own, so
     // that decoding and reconciling spread over the runtime's threads.
     let mut tasks = tokio::task::JoinSet::new();
@@ -149,6 +162,9 @@ where
     tasks.spawn(ipam);
     tasks.spawn(endpoints);
     tasks.spawn(disruption);
+    if let Some(load_balancer) = load_balancer {
+        tasks.spawn(load_balancer);
+    }
     while let Some(finished) = tasks.join_next().await {
         if let Err(error) = finished {
             if error.is_panic() {

@@ -21,10 +21,13 @@ pub fn cni_config_path(agent_dir: &Path) -> PathBuf {
 
 /// Writes the CNI config for `pod_cidr` (one CIDR, or an IPv4 and an IPv6
 /// one separated by a comma) where containerd's CRI reads it. Atomic, and
-/// an unchanged config is not rewritten.
-pub fn write_cni_config(agent_dir: &Path, pod_cidr: &str) -> std::io::Result<()> {
+/// an unchanged config is not rewritten. `masquerade`: the bridge hides
+/// pods' addresses behind the node's for all traffic leaving the node;
+/// off when the node masquerades only what leaves the cluster
+/// ([`crate::egress`]).
+pub fn write_cni_config(agent_dir: &Path, pod_cidr: &str, masquerade: bool) -> std::io::Result<()> {
     let paths = Paths::new(agent_dir);
-    let text = render(pod_cidr, &paths.cni_ipam_dir)
+    let text = render(pod_cidr, &paths.cni_ipam_dir, masquerade)
         .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?;
     std::fs::create_dir_all(&paths.cni_ipam_dir)?;
     write_watched(&cni_config_path(agent_dir), text.as_bytes())
@@ -58,7 +61,7 @@ fn write_watched(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 /// The conflist's text.
-pub fn render(pod_cidr: &str, ipam_dir: &Path) -> Result<String, String> {
+pub fn render(pod_cidr: &str, ipam_dir: &Path, masquerade: bool) -> Result<String, String> {
     let mut ranges = Vec::new();
     let mut routes = Vec::new();
     for cidr in pod_cidr.split(',').map(str::trim) {
@@ -74,7 +77,7 @@ pub fn render(pod_cidr: &str, ipam_dir: &Path) -> Result<String, String> {
                 "type": "bridge",
                 "bridge": CNI_BRIDGE,
                 "isGateway": true,
-                "ipMasq": true,
+                "ipMasq": masquerade,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",
@@ -114,7 +117,7 @@ mod tests {
 
     #[test]
     fn bridge_and_portmap() {
-        let text = render("10.42.3.0/24", Path::new("/d/agent/cni/ipam")).unwrap();
+        let text = render("10.42.3.0/24", Path::new("/d/agent/cni/ipam"), true).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             value,
@@ -143,13 +146,13 @@ mod tests {
 
     #[test]
     fn dual_stack_and_bad_cidrs() {
-        let text = render("10.42.0.0/24, fd00:42::/64", Path::new("/i")).unwrap();
+        let text = render("10.42.0.0/24, fd00:42::/64", Path::new("/i"), true).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         let ipam = &value["plugins"][0]["ipam"];
         assert_eq!(ipam["ranges"][1], json!([{ "subnet": "fd00:42::/64" }]));
         assert_eq!(ipam["routes"][1], json!({ "dst": "::/0" }));
         for bad in ["", "10.42.0.0", "10.42.0.0/33", "x/8", "10.0.0.0/8,"] {
-            assert!(render(bad, Path::new("/i")).is_err(), "{bad}");
+            assert!(render(bad, Path::new("/i"), true).is_err(), "{bad}");
         }
     }
 
@@ -157,7 +160,7 @@ mod tests {
     fn written_atomically_and_idempotently() {
         let temp = tempfile::tempdir().unwrap();
         let agent = temp.path().join("agent");
-        write_cni_config(&agent, "10.42.0.0/24").unwrap();
+        write_cni_config(&agent, "10.42.0.0/24", true).unwrap();
         let path = cni_config_path(&agent);
         assert_eq!(path, agent.join("cni/net.d/10-capstan.conflist"));
         let first = std::fs::read_to_string(&path).unwrap();
@@ -166,9 +169,9 @@ mod tests {
             agent.join("cni/ipam").display().to_string()
         )));
         assert!(agent.join("cni/ipam").is_dir());
-        write_cni_config(&agent, "10.42.0.0/24").unwrap();
+        write_cni_config(&agent, "10.42.0.0/24", true).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
-        write_cni_config(&agent, "10.42.1.0/24").unwrap();
+        write_cni_config(&agent, "10.42.1.0/24", true).unwrap();
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .contains("10.42.1.0/24"));
@@ -176,7 +179,7 @@ mod tests {
             std::fs::read_dir(agent.join("cni/net.d")).unwrap().count(),
             1
         );
-        let error = write_cni_config(&agent, "nope").unwrap_err();
+        let error = write_cni_config(&agent, "nope", true).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
     }
 }

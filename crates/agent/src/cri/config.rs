@@ -10,6 +10,7 @@ use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 
+use super::dns::{dns_config, ClusterDns};
 use crate::pods::qos_class;
 
 /// Labels that tie CRI objects to their pod and container, as upstream's.
@@ -64,7 +65,12 @@ pub fn log_directory(agent_dir: &Path, namespace: &str, name: &str, uid: &str) -
 }
 
 /// The sandbox of `pod`; `log_directory` is where its containers' logs go.
-pub fn sandbox(pod: &Pod, log_directory: &str, attempt: u32) -> cri::PodSandboxConfig {
+pub fn sandbox(
+    pod: &Pod,
+    log_directory: &str,
+    attempt: u32,
+    dns: &ClusterDns,
+) -> cri::PodSandboxConfig {
     let names = PodNames::of(pod);
     let spec = pod.spec.clone().unwrap_or_default();
     let mut labels = names.labels();
@@ -103,7 +109,7 @@ pub fn sandbox(pod: &Pod, log_directory: &str, attempt: u32) -> cri::PodSandboxC
             hostname(pod)
         },
         log_directory: log_directory.into(),
-        dns_config: None,
+        dns_config: Some(dns_config(pod, dns)),
         port_mappings,
         labels,
         annotations: pod
@@ -407,7 +413,7 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "busybox",
                 "ports": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "protocol": "UDP"}]}]}
         }));
-        let config = sandbox(&pod, "/logs/default_web_u1", 0);
+        let config = sandbox(&pod, "/logs/default_web_u1", 0, &ClusterDns::default());
         let metadata = config.metadata.unwrap();
         assert_eq!(
             (metadata.name.as_str(), metadata.uid.as_str()),

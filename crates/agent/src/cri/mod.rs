@@ -6,6 +6,7 @@
 mod auth;
 mod client;
 pub mod config;
+mod dns;
 mod health;
 mod relist;
 mod status;
@@ -28,6 +29,7 @@ use crate::pods::env;
 use crate::runtime::{Exited, NodeHealth, Runtime, RuntimeError, RuntimePodStatus};
 use crate::volumes;
 use config::{PodNames, POD_UID};
+pub use dns::{ClusterDns, HostResolvConf};
 
 /// How often files of ConfigMaps and Secrets are brought up to date in
 /// running pods (upstream's kubelet takes up to a minute or so).
@@ -49,6 +51,11 @@ pub struct CriRuntime {
     /// often (probes, status echoes), the API is asked once a period.
     refreshed: Mutex<HashMap<String, tokio::time::Instant>>,
     events: Events,
+    /// Cluster DNS, for pods' resolv.conf.
+    dns: ClusterDns,
+    /// All pods' addresses, when known: traffic to them is not
+    /// masqueraded.
+    cluster_cidr: Option<String>,
 }
 
 impl CriRuntime {
@@ -70,7 +77,21 @@ impl CriRuntime {
             pod_cidr: Mutex::new(None),
             refreshed: Mutex::new(HashMap::new()),
             events,
+            dns: ClusterDns::default(),
+            cluster_cidr: None,
         }
+    }
+
+    /// Pods' traffic to `cluster_cidr` keeps its source address.
+    pub fn with_cluster_cidr(mut self, cluster_cidr: Option<String>) -> CriRuntime {
+        self.cluster_cidr = cluster_cidr.filter(|c| !c.is_empty());
+        self
+    }
+
+    /// Pods' resolv.conf points at `dns` (dnsPolicy ClusterFirst).
+    pub fn with_dns(mut self, dns: ClusterDns) -> CriRuntime {
+        self.dns = dns;
+        self
     }
 
     /// The runtime's name and version, as a node's `containerRuntimeVersion`.
@@ -142,7 +163,10 @@ impl CriRuntime {
             .find(|s| s.state == cri::PodSandboxState::SandboxReady as i32)
         {
             let attempt = ready.metadata.as_ref().map_or(0, |m| m.attempt);
-            return Ok((ready.id.clone(), config::sandbox(pod, &log_text, attempt)));
+            return Ok((
+                ready.id.clone(),
+                config::sandbox(pod, &log_text, attempt, &self.dns),
+            ));
         }
         let attempt = existing
             .iter()
@@ -165,7 +189,7 @@ impl CriRuntime {
         if !host_network {
             self.network_ready().await?;
         }
-        let config = config::sandbox(pod, &log_text, attempt);
+        let config = config::sandbox(pod, &log_text, attempt, &self.dns);
         let mut runtime = self.client.runtime.clone();
         let id = runtime
             .run_pod_sandbox(cri::RunPodSandboxRequest {
@@ -751,7 +775,19 @@ impl Runtime for CriRuntime {
         if written.as_deref() == Some(cidr) {
             return;
         }
-        match crate::containerd::write_cni_config(&self.agent_dir, cidr) {
+        // Pods' traffic within the cluster keeps its source address when
+        // this node masquerades only what leaves it.
+        let masquerade = match &self.cluster_cidr {
+            Some(cluster) => match crate::egress::install(cluster) {
+                Ok(()) => false,
+                Err(error) => {
+                    tracing::warn!(%error, "masquerading pods' outbound traffic by the bridge instead");
+                    true
+                }
+            },
+            None => true,
+        };
+        match crate::containerd::write_cni_config(&self.agent_dir, cidr, masquerade) {
             Ok(()) => *written = Some(cidr.to_string()),
             Err(error) => tracing::warn!(cidr, %error, "writing the CNI configuration"),
         }

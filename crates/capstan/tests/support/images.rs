@@ -37,7 +37,7 @@ const PRIVATE_AUTHORIZATION: &str = "Basic Y2Fwc3RhbjpjYXBzdGFuLXNlY3JldA==";
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "sleep", "cat", "echo", "ls", "wget", "nc", "httpd", "mkdir", "touch", "env", "id",
     "hostname", "ip", "ps", "kill", "grep", "head", "tail", "seq", "dd", "true", "false", "date",
-    "mount", "test", "cp", "tar", "rm",
+    "mount", "test", "cp", "tar", "rm", "nslookup", "timeout",
 ];
 
 /// A busybox image: `/bin/busybox` (static, from the host) and its applets

@@ -69,12 +69,12 @@ impl TestServer {
             .arg("server")
             .arg("--data-dir")
             .arg(self.dir.path())
-            .args([
-                "--bind-address",
-                "127.0.0.1",
-                "--https-port",
-                &port.to_string(),
-            ])
+            .args(if self.extra_args.iter().any(|a| a == "--bind-address") {
+                Vec::new()
+            } else {
+                vec!["--bind-address", "127.0.0.1"]
+            })
+            .args(["--https-port", &port.to_string()])
             .args(&self.extra_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,787 @@
+//! Service networking throughput with real containers: `capstan server`
+//! with this machine's agent, one backend pod (the host's nginx in an
+//! image, answering "ok" over kept-alive connections), a ClusterIP
+//! Service over it and an Ingress to that Service. wrk measures
+//! requests/s and p99 latency to the pod directly, through the ClusterIP
+//! from the host (the service proxy's nftables DNAT in the output hook),
+//! through the built-in Ingress on port 80, and through nginx on the host
+//! proxying to the same pod, the yardstick for the Ingress. Prints a
+//! markdown table for docs/benchmarks.md.
+//!
+//! `flock /tmp/capstan-containers.lock cargo bench -p capstan --bench services`
+//! (as root, with containerd, runc, containernetworking-plugins, wrk and
+//! nginx installed, and ports 80 and 443 free for the ingress controller).
+
+#[path = "../tests/support/images.rs"]
+#[allow(dead_code)]
+mod images;
+#[path = "measure.rs"]
+mod measure;
+
+use std::collections::BTreeSet;
+use std::error::Error;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use capstan_agent::images::{build, FileContents, Image, ImageConfig, ImageFile};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use tokio::time::timeout;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+const CONTAINERD: &str = "/usr/bin/containerd";
+const WRK: &str = "/usr/bin/wrk";
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// The bound of every wait: server start, pod start, a path answering.
+const LIMIT: Duration = Duration::from_secs(120);
+/// How long the server may take to stop before it is killed.
+const STOP_LIMIT: Duration = Duration::from_secs(20);
+
+/// wrk's load: one thread, 32 kept-alive connections.
+const CONNECTIONS: u32 = 32;
+const RUN_TIME: Duration = Duration::from_secs(10);
+const WARM_UP_TIME: Duration = Duration::from_secs(2);
+/// Runs per path; the median is reported.
+const RUNS: usize = 3;
+
+/// The node the server's agent registers.
+const NODE: &str = "bench";
+/// The name of the backend pod and of its Service and Ingress.
+const BACKEND: &str = "bench-backend";
+const BACKEND_PORT: u16 = 8080;
+const SERVICE_PORT: u16 = 80;
+/// The Ingress rule's host, sent as the Host header to reach it.
+const INGRESS_HOST: &str = "bench.example.test";
+/// The built-in ingress controller's HTTP port on every node.
+const INGRESS_PORT: u16 = 80;
+
+/// The goals the figures are held to.
+const CLUSTER_IP_GOAL: f64 = 0.95;
+const INGRESS_GOAL: f64 = 0.8;
+
+/// This machine's disk may be fuller than upstream's eviction thresholds
+/// allow; pressure would evict the backend mid-run.
+const NO_PRESSURE: &str = "memory.available<1Mi,nodefs.available<1%";
+
+fn main() -> ExitCode {
+    if let Err(missing) = check_prerequisites() {
+        eprintln!("services bench: {missing}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("services bench: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&runtime) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("services bench failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_prerequisites() -> Result<(), String> {
+    for (program, package) in [
+        (CONTAINERD, "containerd runc containernetworking-plugins"),
+        (WRK, "wrk"),
+        (NGINX, "nginx-light"),
+        (images::DOCKER_REGISTRY, "docker-registry"),
+    ] {
+        if !Path::new(program).exists() {
+            return Err(format!(
+                "{program} is not installed: apt-get install {package}"
+            ));
+        }
+    }
+    // The ingress controller would only log that it cannot bind them, and
+    // the bench would wait for nothing.
+    for port in [INGRESS_PORT, 443] {
+        TcpListener::bind(("0.0.0.0", port)).map_err(|error| {
+            format!("port {port} is taken ({error}): the ingress controller needs it")
+        })?;
+    }
+    Ok(())
+}
+
+/// One way to the backend, as wrk is pointed at it.
+struct Route {
+    name: &'static str,
+    url: String,
+    /// The Host header to send, for the Ingress.
+    host: Option<&'static str>,
+}
+
+/// What one wrk run measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    requests_per_second: f64,
+    p99_ms: f64,
+    /// Responses that were not 2xx or 3xx.
+    bad_responses: u64,
+    /// Connect, read, write errors and timeouts.
+    socket_errors: u64,
+}
+
+/// The medians of a route's runs, and the errors of all of them.
+#[derive(Clone, Copy, Debug)]
+struct Figures {
+    requests_per_second: f64,
+    p99_ms: f64,
+    /// The slowest and fastest run, to show how steady the machine was.
+    slowest: f64,
+    fastest: f64,
+    socket_errors: u64,
+}
+
+fn run(runtime: &tokio::runtime::Runtime) -> Res<()> {
+    let image = backend_image()?;
+    // Dropped in reverse: host nginx, cluster, registry.
+    let registry = images::Registry::start();
+    registry.push("nginx", "bench", &image);
+    let image = registry.reference("nginx", "bench");
+    let cluster = Cluster::start(&registry.host())?;
+    let (pod_ip, cluster_ip) = runtime.block_on(deploy_backend(cluster.data_dir(), &image))?;
+    let host_nginx = HostNginx::start(pod_ip)?;
+    let routes = [
+        Route {
+            name: "direct (pod IP)",
+            url: format!("http://{}/", socket(pod_ip, BACKEND_PORT)),
+            host: None,
+        },
+        Route {
+            name: "ClusterIP (service proxy)",
+            url: format!("http://{}/", socket(cluster_ip, SERVICE_PORT)),
+            host: None,
+        },
+        Route {
+            name: "Ingress (built-in)",
+            url: format!("http://127.0.0.1:{INGRESS_PORT}/"),
+            host: Some(INGRESS_HOST),
+        },
+        Route {
+            name: "nginx on the host",
+            url: format!("http://127.0.0.1:{}/", host_nginx.port),
+            host: None,
+        },
+    ];
+    let figures = runtime.block_on(measure_routes(&routes))?;
+    print_report(&routes, &figures);
+    Ok(())
+}
+
+/// `IP:PORT`, with brackets for IPv6.
+fn socket(ip: IpAddr, port: u16) -> String {
+    std::net::SocketAddr::new(ip, port).to_string()
+}
+
+/// The backend: the host's nginx with every library `ldd` lists (at the
+/// same paths, the dynamic loader among them), users for its workers, and
+/// a configuration answering `ok` on 8080 with no logging. Connections
+/// are kept alive for as many requests as a run sends, so every path
+/// measures its own forwarding, not reconnects.
+fn backend_image() -> Res<Image> {
+    let bytes = |path: &Path| -> Res<FileContents> {
+        let contents =
+            std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        Ok(FileContents::Bytes(contents.into()))
+    };
+    let text = |path: &str, contents: &'static str| ImageFile {
+        path: path.into(),
+        mode: 0o644,
+        contents: FileContents::Bytes(contents.as_bytes().into()),
+    };
+    let mut files = vec![ImageFile {
+        path: NGINX.trim_start_matches('/').into(),
+        mode: 0o755,
+        contents: bytes(Path::new(NGINX))?,
+    }];
+    for library in shared_libraries(NGINX)? {
+        files.push(ImageFile {
+            path: library.to_string_lossy().trim_start_matches('/').into(),
+            mode: 0o755,
+            contents: bytes(&library)?,
+        });
+    }
+    files.extend([
+        ImageFile {
+            path: "tmp".into(),
+            mode: 0o1777,
+            contents: FileContents::Dir,
+        },
+        text(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\n\
+             www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
+             nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        ),
+        text("etc/group", "root:x:0:\nwww-data:x:33:\nnobody:x:65534:\n"),
+        text(
+            "etc/nginx/nginx.conf",
+            r#"user www-data;
+worker_processes 1;
+daemon off;
+error_log stderr;
+pid /tmp/nginx.pid;
+lock_file /tmp/nginx.lock;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path /tmp/client_body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+    keepalive_requests 1000000;
+    server {
+        listen 8080;
+        location / { return 200 "ok\n"; }
+    }
+}
+"#,
+        ),
+    ]);
+    let config = ImageConfig {
+        entrypoint: vec![NGINX.into(), "-c".into(), "/etc/nginx/nginx.conf".into()],
+        ..ImageConfig::default()
+    };
+    Ok(build(&files, &config))
+}
+
+/// The files `ldd` says `binary` loads: its libraries and the loader.
+fn shared_libraries(binary: &str) -> Res<Vec<PathBuf>> {
+    let output = Command::new("ldd").arg(binary).output()?;
+    if !output.status.success() {
+        return Err(format!(
+            "ldd {binary}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+        .into());
+    }
+    let mut libraries = BTreeSet::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        // `libc.so.6 => /lib/.../libc.so.6 (0x...)`, or the loader as
+        // `/lib64/ld-linux-x86-64.so.2 (0x...)`; the vDSO has no file.
+        let target = line.split_once("=>").map_or(line, |(_, target)| target);
+        let path = target.trim().split(" (").next().unwrap_or_default();
+        if path == "not found" {
+            return Err(format!("ldd {binary}: a library is missing: {}", line.trim()).into());
+        }
+        if path.starts_with('/') {
+            libraries.insert(PathBuf::from(path));
+        }
+    }
+    if libraries.is_empty() {
+        return Err(format!("ldd {binary} listed no libraries").into());
+    }
+    Ok(libraries.into_iter().collect())
+}
+
+/// A `capstan server` with this machine's agent, on a temporary data dir.
+/// On drop: stopped (TERM, then KILL), then `capstan killall` removes its
+/// containers, containerd and packet rules, then the data dir goes.
+struct Cluster {
+    server: Child,
+    data: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(registry_host: &str) -> Res<Cluster> {
+        let data = tempfile::Builder::new()
+            .prefix("capstan-bench-")
+            .tempdir()?;
+        // The server reads DIR/registries.yaml: the loopback registry is
+        // plain HTTP.
+        std::fs::write(
+            data.path().join("registries.yaml"),
+            format!(
+                "mirrors:\n  \"{registry_host}\":\n    endpoint:\n      - \"http://{registry_host}\"\n"
+            ),
+        )?;
+        let server = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .arg("server")
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["--bind-address", "127.0.0.1", "--https-port", "0"])
+            .args(["--node-name", NODE, "--kubelet-port", "0"])
+            .args(["--eviction-hard", NO_PRESSURE])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut cluster = Cluster { server, data };
+        let stdout = cluster.server.stdout.take().ok_or("no stdout")?;
+        let (ready, is_ready) = mpsc::channel();
+        // Reads the server's output to its end, so it never blocks on a
+        // full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("ready at https://") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        match is_ready.recv_timeout(LIMIT) {
+            Ok(()) => Ok(cluster),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(format!("capstan server was not ready in {LIMIT:?}").into())
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err("capstan server exited".into()),
+        }
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.server.id().to_string()])
+            .status();
+        let deadline = Instant::now() + STOP_LIMIT;
+        while matches!(self.server.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let killall = Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .arg("killall")
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .output();
+        match killall {
+            Ok(output) if !output.status.success() => eprintln!(
+                "capstan killall: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            Ok(_) => {}
+            Err(error) => eprintln!("capstan killall: {error}"),
+        }
+    }
+}
+
+/// Runs the backend pod, a ClusterIP Service over it and an Ingress to
+/// that Service; returns the pod's IP and the Service's once the pod is
+/// ready.
+async fn deploy_backend(data_dir: &Path, image: &str) -> Res<(IpAddr, IpAddr)> {
+    let kubeconfig = Kubeconfig::read_from(data_dir.join("admin.kubeconfig"))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    let client = kube::Client::try_from(config)?;
+    wait_node_ready(Api::all(client.clone())).await?;
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": BACKEND, "labels": {"app": BACKEND}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "nginx",
+                "image": image,
+                "ports": [{"name": "http", "containerPort": BACKEND_PORT}],
+                "readinessProbe": {"tcpSocket": {"port": BACKEND_PORT}, "periodSeconds": 1},
+            }],
+        },
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let service: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": BACKEND},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app": BACKEND},
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
+        },
+    }))?;
+    let service = services.create(&PostParams::default(), &service).await?;
+    let cluster_ip = service
+        .spec
+        .and_then(|spec| spec.cluster_ip)
+        .ok_or("the Service got no cluster IP")?
+        .parse()?;
+
+    let ingresses: Api<Ingress> = Api::namespaced(client, "default");
+    let ingress: Ingress = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": BACKEND},
+        "spec": {
+            "ingressClassName": "capstan",
+            "rules": [{
+                "host": INGRESS_HOST,
+                "http": {"paths": [{
+                    "path": "/",
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": BACKEND, "port": {"number": SERVICE_PORT}}},
+                }]},
+            }],
+        },
+    }))?;
+    ingresses.create(&PostParams::default(), &ingress).await?;
+
+    let pod_ip = wait_pod_ready(&pods).await?;
+    Ok((pod_ip, cluster_ip))
+}
+
+async fn wait_node_ready(nodes: Api<Node>) -> Res<()> {
+    timeout(LIMIT, async {
+        loop {
+            let ready = nodes.get_opt(NODE).await.ok().flatten().is_some_and(|n| {
+                n.status
+                    .and_then(|s| s.conditions)
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            });
+            if ready {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .map_err(|_| format!("the node was not Ready in {LIMIT:?}"))?;
+    Ok(())
+}
+
+/// Waits until the backend pod is Ready and returns its IP.
+async fn wait_pod_ready(pods: &Api<Pod>) -> Res<IpAddr> {
+    let mut last = None;
+    let waited = timeout(LIMIT, async {
+        loop {
+            if let Ok(pod) = pods.get(BACKEND).await {
+                let status = pod.status.unwrap_or_default();
+                let ready = status
+                    .conditions
+                    .iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Ready" && c.status == "True");
+                if let (true, Some(ip)) = (ready, status.pod_ip.as_deref()) {
+                    return ip
+                        .parse::<IpAddr>()
+                        .map_err(|e| format!("pod IP {ip:?}: {e}"));
+                }
+                last = status.container_statuses;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    match waited {
+        Ok(ip) => Ok(ip?),
+        Err(_) => Err(format!(
+            "the backend pod was not Ready in {LIMIT:?}: {}",
+            serde_json::to_string(&last).unwrap_or_default()
+        )
+        .into()),
+    }
+}
+
+/// nginx on the host as a reverse proxy to the backend pod, the way an
+/// ingress controller is usually built: one process (`master_process
+/// off`), kept-alive upstream connections, no access log, everything it
+/// writes in a temporary directory. Killed on drop.
+struct HostNginx {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl HostNginx {
+    fn start(backend: IpAddr) -> Res<HostNginx> {
+        let dir = tempfile::Builder::new()
+            .prefix("capstan-bench-nginx-")
+            .tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let temp = dir.path().display();
+        let config = format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr;
+pid {temp}/nginx.pid;
+lock_file {temp}/nginx.lock;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp}/client_body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    keepalive_requests 1000000;
+    upstream backend {{
+        server {upstream};
+        keepalive 32;
+        keepalive_requests 1000000;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"#,
+            upstream = socket(backend, BACKEND_PORT),
+        );
+        let config_path = dir.path().join("nginx.conf");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(dir.path().join("error.log"))?;
+        let child = Command::new(NGINX)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let mut nginx = HostNginx { child, port, dir };
+        let deadline = Instant::now() + LIMIT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if !matches!(nginx.child.try_wait(), Ok(None)) || Instant::now() > deadline {
+                return Err(format!("nginx on the host did not start: {}", nginx.log()).into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(nginx)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for HostNginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for every route to answer 200, warms each up, then runs wrk on
+/// them in turn, [`RUNS`] rounds, so that a slow moment of this shared
+/// machine spreads over all routes rather than one.
+async fn measure_routes(routes: &[Route]) -> Res<Vec<Figures>> {
+    for route in routes {
+        wait_answering(route).await?;
+    }
+    for route in routes {
+        wrk(route, WARM_UP_TIME).await?;
+    }
+    let mut samples = vec![Vec::new(); routes.len()];
+    for _ in 0..RUNS {
+        for (route, samples) in routes.iter().zip(&mut samples) {
+            let sample = wrk(route, RUN_TIME).await?;
+            if sample.bad_responses > 0 {
+                return Err(format!(
+                    "{}: {} responses were not 2xx or 3xx",
+                    route.name, sample.bad_responses
+                )
+                .into());
+            }
+            samples.push(sample);
+        }
+    }
+    Ok(samples.iter().map(|runs| summarize(runs)).collect())
+}
+
+fn summarize(runs: &[Sample]) -> Figures {
+    let median = |value: fn(&Sample) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    };
+    let rates = runs.iter().map(|s| s.requests_per_second);
+    Figures {
+        requests_per_second: median(|s| s.requests_per_second),
+        p99_ms: median(|s| s.p99_ms),
+        slowest: rates.clone().fold(f64::INFINITY, f64::min),
+        fastest: rates.fold(0.0, f64::max),
+        socket_errors: runs.iter().map(|s| s.socket_errors).sum(),
+    }
+}
+
+/// Polls the route with curl until it answers 200.
+async fn wait_answering(route: &Route) -> Res<()> {
+    let deadline = Instant::now() + LIMIT;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let mut curl = tokio::process::Command::new("curl");
+        curl.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "2",
+        ]);
+        if let Some(host) = route.host {
+            curl.args(["-H", &format!("Host: {host}")]);
+        }
+        let output = curl.arg(&route.url).kill_on_drop(true).output().await?;
+        last = String::from_utf8_lossy(&output.stdout).into_owned();
+        if last == "200" {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(format!(
+        "{} ({}) did not answer 200 in {LIMIT:?}; last status {last:?}",
+        route.name, route.url
+    )
+    .into())
+}
+
+/// One `wrk -t1 -c32 -d<time> --latency` run against the route.
+async fn wrk(route: &Route, time: Duration) -> Res<Sample> {
+    let mut command = tokio::process::Command::new(WRK);
+    command
+        .args(["-t1", &format!("-c{CONNECTIONS}")])
+        .arg(format!("-d{}s", time.as_secs()))
+        .arg("--latency");
+    if let Some(host) = route.host {
+        command.args(["-H", &format!("Host: {host}")]);
+    }
+    command
+        .arg(&route.url)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = timeout(time + Duration::from_secs(30), command.output())
+        .await
+        .map_err(|_| format!("wrk on {} did not finish", route.name))??;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "wrk on {}: {}{}",
+            route.name,
+            text.trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+        .into());
+    }
+    parse_wrk(&text).map_err(|error| format!("wrk on {}: {error}:\n{text}", route.name).into())
+}
+
+/// Reads a `wrk --latency` report: `Requests/sec:`, the `99%` line of the
+/// latency distribution, and the error lines wrk prints only when there
+/// were errors.
+fn parse_wrk(report: &str) -> Result<Sample, String> {
+    let mut sample = Sample::default();
+    let mut rate = None;
+    let mut p99 = None;
+    for line in report.lines().map(str::trim) {
+        if let Some(value) = line.strip_prefix("Requests/sec:") {
+            rate = value.trim().parse::<f64>().ok();
+        } else if let Some(value) = line.strip_prefix("99%") {
+            p99 = latency_ms(value.trim());
+        } else if let Some(value) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            sample.bad_responses = value.trim().parse().unwrap_or(0);
+        } else if let Some(counts) = line.strip_prefix("Socket errors:") {
+            // `connect 0, read 0, write 0, timeout 0`
+            sample.socket_errors = counts
+                .split(',')
+                .filter_map(|count| count.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum();
+        }
+    }
+    sample.requests_per_second = rate.ok_or("no Requests/sec line")?;
+    sample.p99_ms = p99.ok_or("no 99% latency line")?;
+    Ok(sample)
+}
+
+/// A wrk duration (`812.00us`, `1.23ms`, `2.01s`, `1.50m`) in milliseconds.
+fn latency_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    Some(number * scale)
+}
+
+/// The machine, the load, and the figures as a markdown table with the
+/// ratios and the goals beside them.
+fn print_report(routes: &[Route], figures: &[Figures]) {
+    let rate = |index: usize| figures.get(index).map_or(0.0, |f| f.requests_per_second);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let (direct, cluster_ip, ingress, nginx) = (rate(0), rate(1), rate(2), rate(3));
+    let verdict = |value: f64, goal: f64| if value >= goal { "met" } else { "missed" };
+    let cluster_ip_ratio = ratio(cluster_ip, direct);
+    let ingress_ratio = ratio(ingress, nginx);
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!();
+    println!("machine: {cpus} CPUs, {}", measure::cpu_model());
+    println!("load average: {}", measure::load_average());
+    println!(
+        "load: wrk -t1 -c{CONNECTIONS} -d{}s --latency, median of {RUNS} runs per path; \
+         backend: one nginx pod (1 worker) answering \"ok\"",
+        RUN_TIME.as_secs()
+    );
+    println!();
+    println!("| path | req/s | p99 ms | ratio |");
+    println!("| --- | ---: | ---: | --- |");
+    for (index, (route, figure)) in routes.iter().zip(figures).enumerate() {
+        let against_direct = ratio(figure.requests_per_second, direct);
+        let note = match index {
+            0 => "1.00x direct".to_string(),
+            1 => format!(
+                "{against_direct:.3}x direct (goal >= {CLUSTER_IP_GOAL:.2}x: {})",
+                verdict(cluster_ip_ratio, CLUSTER_IP_GOAL)
+            ),
+            2 => format!(
+                "{against_direct:.3}x direct, {ingress_ratio:.3}x nginx (goal >= {INGRESS_GOAL:.2}x nginx: {})",
+                verdict(ingress_ratio, INGRESS_GOAL)
+            ),
+            _ => format!("{against_direct:.3}x direct"),
+        };
+        println!(
+            "| {} | {:.0} | {:.2} | {note} |",
+            route.name, figure.requests_per_second, figure.p99_ms
+        );
+    }
+    println!();
+    println!(
+        "goals: ClusterIP >= {:.0}% of direct throughput: {:.1}% ({}); Ingress >= {INGRESS_GOAL:.1}x nginx: {ingress_ratio:.3}x ({})",
+        CLUSTER_IP_GOAL * 100.0,
+        cluster_ip_ratio * 100.0,
+        verdict(cluster_ip_ratio, CLUSTER_IP_GOAL),
+        verdict(ingress_ratio, INGRESS_GOAL)
+    );
+    for (route, figure) in routes.iter().zip(figures) {
+        println!(
+            "runs of {}: {:.0} to {:.0} req/s",
+            route.name, figure.slowest, figure.fastest
+        );
+        if figure.socket_errors > 0 {
+            println!(
+                "note: {} had {} socket errors over its runs",
+                route.name, figure.socket_errors
+            );
+        }
+    }
+}
