@@ -12,6 +12,48 @@ use std::time::Duration;
 use support::cluster::{can_run_containers, image, Cluster, NODE, POD_START};
 use support::wait_for;
 
+/// A pod labelled `labels` (YAML flow map) answering HTTP on 8080 with
+/// `body` at `/` and at each of `paths`.
+fn web_pod(name: &str, labels: &str, body: &str, paths: &[&str]) -> String {
+    let dirs: String = paths.iter().map(|p| format!(" /www{p}")).collect();
+    format!(
+        r#"
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {labels}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: {image}
+    command: ["sh", "-c", "for d in /www{dirs}; do mkdir -p $d && echo {body} > $d/index.html; done && exec httpd -f -p 8080 -h /www"]
+    ports: [{{name: http, containerPort: 8080}}]
+"#,
+        image = image()
+    )
+}
+
+/// A pod labelled `labels` that stays up doing nothing: a client to exec
+/// requests from.
+fn client_pod(name: &str, labels: &str) -> String {
+    format!(
+        r#"
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {labels}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: client
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+"#,
+        image = image()
+    )
+}
+
 /// Three pods answering HTTP on 8080 with their own name while
 /// /tmp/ready exists (their readiness), a Service and a headless Service
 /// over them, and a client pod.
@@ -51,19 +93,10 @@ spec:
   clusterIP: None
   selector: {{app: web}}
   ports: [{{name: http, port: 8080}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: client}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: client
-    image: {image}
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 "#,
         image = image()
     ));
+    cluster.apply(&client_pod("client", "{}"));
     let server = &cluster.server;
     server.ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
     cluster.wait_running("client");
@@ -203,17 +236,9 @@ fn node_port_and_load_balancer_reach_a_pod_from_the_host() {
     }
     let cluster = Cluster::start();
     let server = &cluster.server;
+    let pod = web_pod("echo", "{app: echo}", "echo-pod", &[]);
     cluster.apply(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: echo, labels: {{app: echo}}}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: echo
-    image: {image}
-    command: ["sh", "-c", "mkdir -p /www && echo echo-pod > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        r#"{pod}
 ---
 apiVersion: v1
 kind: Service
@@ -231,7 +256,6 @@ spec:
   selector: {{app: echo}}
   ports: [{{port: 8481, targetPort: 8080}}]
 "#,
-        image = image()
     ));
     cluster.wait_running("echo");
     let ip = node_ip(&cluster);
@@ -241,6 +265,18 @@ spec:
         body.contains("echo-pod").then_some(body)
     });
     assert_eq!(through_node_port.trim(), "echo-pod");
+    // Hairpin: the pod reaches itself through its own Service.
+    let hairpin = server.kubectl(&[
+        "exec",
+        "echo",
+        "--",
+        "timeout",
+        "3",
+        "wget",
+        "-qO-",
+        "http://echo-np/",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&hairpin.stdout).trim(), "echo-pod");
 
     // The load balancer gives the node's address, and serves the port there.
     let ingress = wait_for("the load balancer's address", POD_START, || {
@@ -322,18 +358,14 @@ fn ingress_routes_by_host_and_path_with_tls() {
     ]);
     let mut manifest = String::new();
     for name in ["front", "api"] {
+        manifest.push_str(&web_pod(
+            name,
+            &format!("{{app: {name}}}"),
+            name,
+            &["/api", "/apiary"],
+        ));
         manifest.push_str(&format!(
             r#"
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{app: {name}}}}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: web
-    image: {image}
-    command: ["sh", "-c", "for d in /www /www/api /www/apiary; do mkdir -p $d && echo {name} > $d/index.html; done && exec httpd -f -p 8080 -h /www"]
 ---
 apiVersion: v1
 kind: Service
@@ -341,8 +373,7 @@ metadata: {{name: {name}}}
 spec:
   selector: {{app: {name}}}
   ports: [{{name: http, port: 80, targetPort: 8080}}]
-"#,
-            image = image()
+"#
         ));
     }
     manifest.push_str(
@@ -440,38 +471,12 @@ fn a_network_policy_blocks_then_an_allow_rule_opens_traffic() {
     }
     let cluster = Cluster::start();
     let server = &cluster.server;
-    let mut manifest = format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: guarded, labels: {{app: guarded}}}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: web
-    image: {image}
-    command: ["sh", "-c", "mkdir -p /www && echo guarded > /www/index.html && exec httpd -f -p 8080 -h /www"]
-    ports: [{{name: http, containerPort: 8080}}]
-"#,
-        image = image()
-    );
-    for (name, role) in [("friend", "friend"), ("stranger", "stranger")] {
-        manifest.push_str(&format!(
-            r#"
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{role: {role}}}}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: client
-    image: {image}
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-"#,
-            image = image()
-        ));
-    }
+    let manifest = [
+        web_pod("guarded", "{app: guarded}", "guarded", &[]),
+        client_pod("friend", "{role: friend}"),
+        client_pod("stranger", "{role: stranger}"),
+    ]
+    .concat();
     cluster.apply(&manifest);
     for pod in ["guarded", "friend", "stranger"] {
         cluster.wait_running(pod);
