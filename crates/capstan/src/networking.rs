@@ -77,9 +77,42 @@ impl NodeNetworking {
                 https: SocketAddr::new(any, INGRESS_HTTPS_PORT),
                 manage_status: self.ingress_status,
             };
+            // One thread of its own, as nginx's worker: relaying requests
+            // on the process's shared runtime would hop between its
+            // threads and compete with the API server for them.
             components.spawn(|shutdown| async move {
-                match capstan_ingress::Ingress::bind(options).await {
-                    Ok(ingress) => ingress.serve(client, shutdown).await,
+                let (done, finished) = tokio::sync::oneshot::channel::<()>();
+                let spawned = std::thread::Builder::new()
+                    .name("ingress".into())
+                    .spawn(move || {
+                        let runtime = match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(runtime) => runtime,
+                            Err(error) => {
+                                eprintln!(
+                                    "capstan: the ingress controller is not running: {error}"
+                                );
+                                return;
+                            }
+                        };
+                        runtime.block_on(async move {
+                            match capstan_ingress::Ingress::bind(options).await {
+                                Ok(ingress) => ingress.serve(client, shutdown).await,
+                                Err(error) => {
+                                    eprintln!(
+                                        "capstan: the ingress controller is not running: {error}"
+                                    )
+                                }
+                            }
+                        });
+                        let _ = done.send(());
+                    });
+                match spawned {
+                    Ok(_) => {
+                        let _ = finished.await;
+                    }
                     Err(error) => {
                         eprintln!("capstan: the ingress controller is not running: {error}")
                     }
