@@ -5,9 +5,6 @@
 //! also hide pod addresses from pods on other nodes, so it is off when
 //! the cluster CIDR is known.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 /// The nftables table of these rules.
 pub const TABLE: &str = "capstan-egress";
 
@@ -30,38 +27,16 @@ pub fn ruleset(cluster_cidr: &str) -> String {
 
 /// Installs (or replaces) the rules, atomically.
 pub fn install(cluster_cidr: &str) -> Result<(), String> {
-    nft(&ruleset(cluster_cidr))
+    capstan_nft::command::apply(&nft(), &ruleset(cluster_cidr))
 }
 
 /// Removes the rules (for killall).
 pub fn remove() -> Result<(), String> {
-    nft(&format!("table ip {TABLE}\ndelete table ip {TABLE}\n"))
+    capstan_nft::command::delete_table(&nft(), TABLE)
 }
 
-fn nft(script: &str) -> Result<(), String> {
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("nft: {error} (install nftables)"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .map_err(|error| format!("nft: {error}"))?;
-    }
-    let output = child
-        .wait_with_output()
-        .map_err(|error| format!("nft: {error}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "nft: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+fn nft() -> Vec<String> {
+    vec!["nft".to_string()]
 }
 
 #[cfg(test)]

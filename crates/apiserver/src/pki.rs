@@ -171,11 +171,22 @@ impl Pki {
 
     /// A kubeconfig for the admin, pointing at `server` (an https URL).
     pub fn admin_kubeconfig(&self, server: &str) -> io::Result<String> {
-        let encode = |path: PathBuf| -> io::Result<String> {
-            Ok(base64::engine::general_purpose::STANDARD.encode(fs::read(path)?))
-        };
-        Ok(format!(
-            "apiVersion: v1
+        Ok(kubeconfig(
+            server,
+            "admin",
+            &fs::read_to_string(self.ca_cert())?,
+            &fs::read_to_string(self.admin_cert())?,
+            &fs::read_to_string(self.admin_key())?,
+        ))
+    }
+}
+
+/// A kubeconfig for `server` (an https URL) trusting `ca`, as `user` with
+/// client certificate `cert` and key `key` (all PEM).
+pub fn kubeconfig(server: &str, user: &str, ca: &str, cert: &str, key: &str) -> String {
+    let encode = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    format!(
+        "apiVersion: v1
 kind: Config
 clusters:
 - name: capstan
@@ -183,7 +194,7 @@ clusters:
     server: {server}
     certificate-authority-data: {ca}
 users:
-- name: admin
+- name: {user}
   user:
     client-certificate-data: {cert}
     client-key-data: {key}
@@ -191,15 +202,14 @@ contexts:
 - name: capstan
   context:
     cluster: capstan
-    user: admin
+    user: {user}
 current-context: capstan
 preferences: {{}}
 ",
-            ca = encode(self.ca_cert())?,
-            cert = encode(self.admin_cert())?,
-            key = encode(self.admin_key())?,
-        ))
-    }
+        ca = encode(ca),
+        cert = encode(cert),
+        key = encode(key),
+    )
 }
 
 /// A node's serving certificate and key and the CA that signed it, PEM.
@@ -286,9 +296,23 @@ fn hostname() -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-pub(crate) fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
-    fs::write(path, contents)?;
-    restrict(path, 0o600)
+/// Writes a file only its owner may read, whole: it is made 0600 before
+/// anything is written, and renamed into place once synced.
+pub fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut staged = path.as_os_str().to_owned();
+    staged.push(".tmp");
+    let staged = std::path::PathBuf::from(staged);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staged)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(staged, path)
 }
 
 fn restrict(path: &Path, mode: u32) -> io::Result<()> {

@@ -52,7 +52,7 @@ pub async fn join(
     std::fs::create_dir_all(agent_dir)
         .map_err(|error| format!("{}: {error}", agent_dir.display()))?;
     let record = json!({ "server": server, "nodeName": node_name, "credentials": &credentials });
-    write_private(&kept, &record.to_string())
+    capstan_apiserver::pki::write_secret(&kept, &record.to_string())
         .map_err(|error| format!("{}: {error}", kept.display()))?;
     Ok(Joined {
         kubeconfig: kubeconfig(server, &credentials),
@@ -105,7 +105,7 @@ async fn fetch_credentials(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: capstan\n  cluster:\n    server: {server}\n    \
          certificate-authority-data: {}\nusers:\n- name: joining\n  user: {{}}\ncontexts:\n- name: capstan\n  \
          context:\n    cluster: capstan\n    user: joining\ncurrent-context: capstan\n",
-        encode(ca)
+        base64::engine::general_purpose::STANDARD.encode(ca)
     );
     let client = crate::server::admin_client(&text, "kubelet").await?;
     let body = json!({ "nodeName": node_name, "addresses": addresses }).to_string();
@@ -132,34 +132,13 @@ async fn fetch_credentials(
 
 /// A kubeconfig for the server as the node.
 fn kubeconfig(server: &str, credentials: &NodeCredentials) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: capstan\n  cluster:\n    server: {server}\n    \
-         certificate-authority-data: {ca}\nusers:\n- name: node\n  user:\n    client-certificate-data: {cert}\n    \
-         client-key-data: {key}\ncontexts:\n- name: capstan\n  context:\n    cluster: capstan\n    user: node\n\
-         current-context: capstan\n",
-        ca = encode(&credentials.ca_cert),
-        cert = encode(&credentials.client_cert),
-        key = encode(&credentials.client_key),
+    capstan_apiserver::pki::kubeconfig(
+        server,
+        "node",
+        &credentials.ca_cert,
+        &credentials.client_cert,
+        &credentials.client_key,
     )
-}
-
-fn encode(pem: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(pem)
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let staged = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&staged)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(staged, path)
 }
 
 #[cfg(test)]

@@ -148,6 +148,24 @@ fn node_ip(cluster: &Cluster) -> String {
     ])
 }
 
+/// The addresses in the object's `status.loadBalancer`, once it has any.
+fn load_balancer_address(cluster: &Cluster, kind: &str, name: &str) -> String {
+    wait_for(
+        &format!("{kind} {name}'s load balancer address"),
+        POD_START,
+        || {
+            let address = cluster.server.ok(&[
+                "get",
+                kind,
+                name,
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[*].ip}",
+            ]);
+            (!address.is_empty()).then_some(address)
+        },
+    )
+}
+
 /// `curl` from the host, with a bounded time; its output (or an empty
 /// string on failure).
 fn curl(args: &[&str]) -> String {
@@ -279,16 +297,7 @@ spec:
     assert_eq!(String::from_utf8_lossy(&hairpin.stdout).trim(), "echo-pod");
 
     // The load balancer gives the node's address, and serves the port there.
-    let ingress = wait_for("the load balancer's address", POD_START, || {
-        let lb = server.ok(&[
-            "get",
-            "svc",
-            "echo-lb",
-            "-o",
-            "jsonpath={.status.loadBalancer.ingress[*].ip}",
-        ]);
-        (!lb.is_empty()).then_some(lb)
-    });
+    let ingress = load_balancer_address(&cluster, "svc", "echo-lb");
     assert_eq!(ingress, ip);
     let through_lb = wait_for("the load balancer to answer", POD_START, || {
         let body = curl(&[&format!("http://{ingress}:8481/")]);
@@ -443,16 +452,7 @@ spec:
     assert_eq!(unknown, "404");
     // The Ingress names where it is served, and the default class is ours.
     let ip = node_ip(&cluster);
-    let address = wait_for("the ingress status", POD_START, || {
-        let address = server.ok(&[
-            "get",
-            "ingress",
-            "shop",
-            "-o",
-            "jsonpath={.status.loadBalancer.ingress[*].ip}",
-        ]);
-        (!address.is_empty()).then_some(address)
-    });
+    let address = load_balancer_address(&cluster, "ingress", "shop");
     assert_eq!(address, ip);
     let class = server.ok(&[
         "get",

@@ -167,7 +167,7 @@ fn assign<'a>(
             .cmp(&created(b))
             .then_with(|| key(a).cmp(&key(b)))
     });
-    // Per node, the ports taken and by whom.
+    // Per node, the ports taken and by whom, in the words of the event.
     let mut taken: BTreeMap<&str, BTreeMap<Port, String>> = nodes
         .iter()
         .map(|(name, _)| {
@@ -186,7 +186,7 @@ fn assign<'a>(
                 Some((port, by)) => conflict = Some((port.clone(), by.clone())),
                 None => {
                     for port in &ports {
-                        held.insert(port.clone(), key(service));
+                        held.insert(port.clone(), format!("service {}", key(service)));
                     }
                     addresses.push(address.clone());
                 }
@@ -196,12 +196,7 @@ fn assign<'a>(
             addresses.sort();
             addresses.dedup();
             Outcome::Assigned(addresses)
-        } else if let Some(((port, protocol), by)) = conflict {
-            let holder = if by == "the node" {
-                by
-            } else {
-                format!("service {by}")
-            };
+        } else if let Some(((port, protocol), holder)) = conflict {
             Outcome::Pending(format!(
                 "port {port}/{protocol} is in use on every node (by {holder})"
             ))

@@ -77,20 +77,24 @@ impl Proxy {
         request: Request<Incoming>,
     ) -> Response<Body> {
         let started = Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path().to_string();
         let host = request_host(&request).map(str::to_string);
+        // What the access log names, kept only when it is written: this
+        // runs for every request.
+        let logged = tracing::enabled!(target: "capstan_ingress::access", tracing::Level::DEBUG)
+            .then(|| (request.method().clone(), request.uri().path().to_string()));
         let (response, upstream) = self.dispatch(connection, request, host.as_deref()).await;
-        tracing::debug!(
-            target: "capstan_ingress::access",
-            remote = %connection.remote,
-            method = %method,
-            host = host.as_deref().unwrap_or_default(),
-            path,
-            status = response.status().as_u16(),
-            upstream = upstream.as_ref().map(Authority::as_str).unwrap_or("-"),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-        );
+        if let Some((method, path)) = logged {
+            tracing::debug!(
+                target: "capstan_ingress::access",
+                remote = %connection.remote,
+                method = %method,
+                host = host.as_deref().unwrap_or_default(),
+                path,
+                status = response.status().as_u16(),
+                upstream = upstream.as_ref().map(Authority::as_str).unwrap_or("-"),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+            );
+        }
         response
     }
 
