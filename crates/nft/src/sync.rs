@@ -45,6 +45,10 @@ pub trait RuleSource: Send + 'static {
 
     /// Logs a successful sync, in the component's words.
     fn log_synced(&self, report: &SyncReport<Self::Summary>);
+
+    /// Work that must follow a successful sync (the service proxy clears stale flows). Runs on
+    /// the sync's blocking thread; failures are the source's to log.
+    fn after_sync(&self) {}
 }
 
 /// What one sync did.
@@ -171,6 +175,7 @@ pub async fn sync_loop<S: RuleSource>(
                 let report = syncer.sync();
                 if let Ok(report) = &report {
                     syncer.source.log_synced(report);
+                    syncer.source.after_sync();
                 }
                 report.map(drop)
             })

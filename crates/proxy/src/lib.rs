@@ -11,6 +11,7 @@
 //! [`capstan_nft::sync`], which runs nft, and [`run`] wires the watches.
 
 pub mod cidr;
+pub mod conntrack;
 pub mod model;
 pub mod names;
 pub mod render;
@@ -43,6 +44,8 @@ pub struct ProxyOptions {
     pub table: String,
     /// How nft is run [default ["nft"]]; tests and the bench use ["ip","netns","exec",NS,"nft"].
     pub nft: Vec<String>,
+    /// How conntrack is run, to clear stale UDP flows [default ["conntrack"]].
+    pub conntrack: Vec<String>,
     /// Changes are batched: at most one sync per this period [default 100 ms].
     pub min_sync_period: Duration,
 }
@@ -54,6 +57,7 @@ impl Default for ProxyOptions {
             cluster_cidr: String::new(),
             table: "capstan-proxy".to_string(),
             nft: vec!["nft".to_string()],
+            conntrack: vec!["conntrack".to_string()],
             min_sync_period: Duration::from_millis(100),
         }
     }
@@ -123,6 +127,8 @@ async fn watch_and_sync(
         slices,
         node_name: options.node_name,
         cluster_cidrs,
+        conntrack: options.conntrack,
+        flows: Default::default(),
     };
     let syncer = Syncer::new(options.table, options.nft, rules);
     sync_loop(syncer, changes, options.min_sync_period, shutdown).await;

@@ -198,6 +198,7 @@ async fn run_lists_watches_and_syncs() {
         table: "t".into(),
         nft: nft.command(),
         min_sync_period: Duration::from_millis(50),
+        ..ProxyOptions::default()
     };
     let cidrs = check_options(&options).expect("valid options");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

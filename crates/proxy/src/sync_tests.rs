@@ -40,6 +40,8 @@ impl Caches {
             slices: slices_store,
             node_name: "node".into(),
             cluster_cidrs: vec!["10.42.0.0/16".parse().expect("CIDR")],
+            conntrack: vec!["conntrack".into()],
+            flows: Default::default(),
         };
         Caches {
             rules,

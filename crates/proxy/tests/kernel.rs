@@ -10,6 +10,7 @@ use capstan_nft::testing::{
 };
 use capstan_nft::{plan, Ruleset};
 use capstan_proxy::cidr::Ipv4Cidr;
+use capstan_proxy::conntrack::{clear_stale, UdpServices};
 use capstan_proxy::model::ProxyModel;
 use capstan_proxy::render::render;
 use capstan_proxy::{remove_rules, ProxyOptions};
@@ -238,4 +239,89 @@ fn traffic_reaches_the_endpoint_through_cluster_ip_and_node_port() {
         reply.to_lowercase().contains("refused"),
         "rejected: {reply}"
     );
+}
+
+/// A UDP flow balanced to an endpoint that then goes away is deleted, so the client's next
+/// packet is balanced afresh; a flow to an endpoint that stays is kept.
+#[test]
+fn stale_udp_flows_are_cleared_when_their_endpoint_goes() {
+    if !std::path::Path::new("/usr/sbin/conntrack").exists() {
+        eprintln!("skipped: conntrack is not installed (apt-get install conntrack)");
+        return;
+    }
+    let Some(netns) = netns_or_skip() else {
+        return;
+    };
+    if netns.ip(&["link", "add", "svc0", "type", "dummy"]).is_err() {
+        netns
+            .ip(&[
+                "link", "add", "svc0", "type", "veth", "peer", "name", "svc1",
+            ])
+            .expect("dummy or veth interface");
+    }
+    netns.ip(&["link", "set", "svc0", "up"]).expect("svc0 up");
+    netns
+        .ip(&["route", "add", "10.43.0.0/16", "dev", "svc0"])
+        .expect("service route");
+    // The endpoints are out there, behind svc0.
+    netns
+        .ip(&["route", "add", "10.99.0.0/24", "dev", "svc0"])
+        .expect("endpoint route");
+    let conntrack = ["ip", "netns", "exec", &netns.name, "conntrack"].map(String::from);
+    let udp_service = |ips: &[&str]| {
+        let services = [service(
+            "ns",
+            "dns",
+            json!({"clusterIP": "10.43.7.9",
+                   "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}),
+        )];
+        let mut slice = slice("ns", "dns", 5353, ips);
+        slice.ports.as_mut().expect("ports")[0].protocol = Some("UDP".into());
+        slice.ports.as_mut().expect("ports")[0].name = Some("dns".into());
+        ProxyModel::build(&services, &[slice], NODE)
+    };
+    let program = |model: &ProxyModel, current: Option<&Ruleset>| {
+        let cidrs: Vec<Ipv4Cidr> = vec!["10.42.0.0/16".parse().expect("cidr")];
+        let rules = render(model, &cidrs);
+        apply(&netns.nft(), &plan(TABLE, current, &rules).text).expect("apply");
+        rules
+    };
+    // A datagram from a fresh source port each time: a new flow.
+    let send = || {
+        let sent = netns
+            .command("bash")
+            .args(["-c", "exec 3<>/dev/udp/10.43.7.9/53; echo query >&3"])
+            .output()
+            .expect("bash");
+        assert!(sent.status.success(), "send: {sent:?}");
+    };
+    // Two clients' flows, both balanced to the only endpoint.
+    let first = program(&udp_service(&["10.99.0.2"]), None);
+    send();
+    send();
+    let flows = |reply_source: &str| {
+        let listing = std::process::Command::new(&conntrack[0])
+            .args(&conntrack[1..])
+            .args(["-L", "-p", "udp", "--reply-src", reply_source])
+            .output()
+            .expect("conntrack -L");
+        String::from_utf8_lossy(&listing.stdout)
+            .lines()
+            .filter(|l| l.starts_with("udp"))
+            .count()
+    };
+    assert_eq!(flows("10.99.0.2"), 2, "two flows balanced to the endpoint");
+
+    // The endpoint is replaced: its flows are stale.
+    let replaced = udp_service(&["10.99.0.3"]);
+    program(&replaced, Some(&first));
+    let services = UdpServices::from_model(&replaced);
+    assert!(clear_stale(&conntrack, &services).expect("clear") >= 1);
+    assert_eq!(flows("10.99.0.2"), 0, "stale flows are gone");
+
+    // A flow to the endpoint that stays is kept.
+    send();
+    assert_eq!(flows("10.99.0.3"), 1);
+    assert_eq!(clear_stale(&conntrack, &services), Ok(0));
+    assert_eq!(flows("10.99.0.3"), 1, "a live flow is kept");
 }
