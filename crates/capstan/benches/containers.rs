@@ -5,7 +5,10 @@
 //! and the memory of the server, containerd and the shims with 30 pods.
 //!
 //! `cargo bench -p capstan --bench containers` (as root, with containerd,
-//! runc and containernetworking-plugins installed).
+//! runc and containernetworking-plugins installed). With `-- --agent`
+//! the node is a `capstan agent` process of its own, joined to a server
+//! started with `--disable-agent`, so that the agent's memory and CPU
+//! can be read apart from the control plane's.
 
 #[path = "../tests/support/images.rs"]
 #[allow(dead_code)]
@@ -61,12 +64,18 @@ async fn run() -> Res<()> {
         &registries,
         format!("mirrors:\n  \"{host}\":\n    endpoint:\n      - \"http://{host}\"\n"),
     )?;
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+    let separate_agent = std::env::args().any(|a| a == "--agent");
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"));
+    server
         .arg("server")
         .arg("--data-dir")
         .arg(data.path())
         .args(["--bind-address", "127.0.0.1", "--https-port", "0"])
-        .args(["--node-name", "bench"])
+        .args(["--node-name", "bench"]);
+    if separate_agent {
+        server.arg("--disable-agent");
+    }
+    let mut server = server
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -74,19 +83,61 @@ async fn run() -> Res<()> {
         .spawn()?;
     let pid = server.id().ok_or("no pid")?;
     let mut lines = BufReader::new(server.stdout.take().ok_or("no stdout")?).lines();
-    timeout(LIMIT, async {
+    let url = timeout(LIMIT, async {
         while let Some(line) = lines.next_line().await? {
-            if line.contains("ready at https://") {
-                return Ok(());
+            if let Some((_, url)) = line.split_once("ready at ") {
+                // "ready at https://ADDRESS in N ms"
+                return Ok(url
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string());
             }
         }
-        Err::<(), Box<dyn Error>>("capstan server exited".into())
+        Err::<String, Box<dyn Error>>("capstan server exited".into())
     })
     .await
     .map_err(|_| "capstan server did not become ready")??;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-    let result = measure(data.path(), &image, pid).await;
+    // The node: the server's own agent, or a `capstan agent` joined to it.
+    let agent_dir = data.path().join("node");
+    let mut agent = None;
+    if separate_agent {
+        std::fs::create_dir_all(&agent_dir)?;
+        std::fs::copy(&registries, agent_dir.join("registries.yaml"))?;
+        agent = Some(
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+                .arg("agent")
+                .args(["--server", &url])
+                .arg("--token-file")
+                .arg(data.path().join("node-token"))
+                .arg("--data-dir")
+                .arg(&agent_dir)
+                .args(["--node-name", "bench"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()?,
+        );
+    }
+    let agent_pid = agent.as_ref().and_then(|a| a.id());
+
+    let result = measure(data.path(), &image, pid, agent_pid).await;
+    if let Some(mut agent) = agent {
+        if let Some(agent_pid) = agent_pid {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &agent_pid.to_string()])
+                .status();
+        }
+        let _ = timeout(Duration::from_secs(20), agent.wait()).await;
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .arg("killall")
+            .arg("--data-dir")
+            .arg(&agent_dir)
+            .output();
+    }
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -99,7 +150,7 @@ async fn run() -> Res<()> {
     result
 }
 
-async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
+async fn measure(data_dir: &Path, image: &str, pid: u32, agent_pid: Option<u32>) -> Res<()> {
     let kubeconfig = Kubeconfig::read_from(data_dir.join("admin.kubeconfig"))?;
     let config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
@@ -116,14 +167,21 @@ async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
         single.extend(start_pods(&pods, image, &format!("one-{round}"), 1).await?);
         delete_all(&pods).await?;
     }
-    let (server_before, machine_before) = (measure::process_cpu(pid), measure::machine_busy());
+    let agent_cpu_now = || agent_pid.map(measure::process_cpu).unwrap_or_default();
+    let (server_before, agent_before, machine_before) = (
+        measure::process_cpu(pid),
+        agent_cpu_now(),
+        measure::machine_busy(),
+    );
     let mut batch = start_pods(&pods, image, "batch", BATCH).await?;
     batch.sort();
     let server_cpu = measure::process_cpu(pid).saturating_sub(server_before);
+    let agent_cpu = agent_cpu_now().saturating_sub(agent_before);
     let machine_cpu = measure::machine_busy().saturating_sub(machine_before);
     // Let the agent settle before reading memory.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let server_mb = measure::memory_mb(pid, "VmRSS");
+    let agent_mb = agent_pid.map(|p| measure::memory_mb(p, "VmRSS"));
     let containerd_mb: f64 = pids_of("containerd --config")
         .iter()
         .map(|p| measure::memory_mb(*p, "VmRSS"))
@@ -145,12 +203,17 @@ async fn measure(data_dir: &Path, image: &str, pid: u32) -> Res<()> {
         measure::ms(measure::quantile(&batch, 0.99))
     );
     println!(
-        "CPU while {BATCH} pods started: capstan server {:.2} s, everything else (containerd, shims, runc, CNI, this bench) {:.2} s",
+        "CPU while {BATCH} pods started: capstan server {:.2} s{}, everything else (containerd, shims, runc, CNI, this bench) {:.2} s",
         server_cpu.as_secs_f64(),
-        machine_cpu.saturating_sub(server_cpu).as_secs_f64()
+        agent_pid.map_or(String::new(), |_| format!(", capstan agent {:.2} s", agent_cpu.as_secs_f64())),
+        machine_cpu
+            .saturating_sub(server_cpu)
+            .saturating_sub(agent_cpu)
+            .as_secs_f64()
     );
     println!(
-        "memory with {BATCH} pods: capstan server {server_mb:.1} MB, containerd {containerd_mb:.1} MB, {} shims {shims_mb:.1} MB",
+        "memory with {BATCH} pods: capstan server {server_mb:.1} MB{}, containerd {containerd_mb:.1} MB, {} shims {shims_mb:.1} MB",
+        agent_mb.map_or(String::new(), |mb| format!(", capstan agent {mb:.1} MB")),
         shims.len()
     );
     Ok(())
