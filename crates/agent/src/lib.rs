@@ -38,6 +38,7 @@ pub mod sim;
 mod sources;
 mod static_pods;
 pub mod volumes;
+pub mod vxlan;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -44,6 +44,8 @@ pub struct NodeOptions {
     /// All pods' addresses (the cluster CIDR): pods' traffic to them keeps
     /// its source address; empty leaves masquerading to the CNI bridge.
     pub cluster_cidr: String,
+    /// How pods reach the pods of other nodes (`--flannel-backend`).
+    pub flannel_backend: crate::routes::Backend,
 }
 
 /// The kubelet's default `--cluster-domain`.
@@ -117,7 +119,8 @@ pub async fn run_node(
         },
         host: HostResolvConf::read(std::path::Path::new("/etc/resolv.conf")),
     })
-    .with_cluster_cidr(Some(options.cluster_cidr.clone()));
+    .with_cluster_cidr(Some(options.cluster_cidr.clone()))
+    .with_mtu(pod_mtu(options.flannel_backend).await);
     let version = match runtime.version().await {
         Ok(version) => version,
         Err(error) => {
@@ -160,6 +163,7 @@ pub async fn run_node(
     let routes = tokio::spawn(crate::routes::run(
         client.clone(),
         name.clone(),
+        options.flannel_backend,
         std::future::pending::<()>(),
     ));
     let slot = NodeSlot::new(&name, machine::host_ip());
@@ -176,6 +180,15 @@ pub async fn run_node(
     // agent finds them again.
     if let Some(containerd) = supervised {
         containerd.stop().await;
+    }
+}
+
+/// Pods' MTU: with VXLAN, what the tunnel carries (as flannel), so that
+/// pods never send packets it cannot; else the bridge's default.
+async fn pod_mtu(backend: crate::routes::Backend) -> Option<u32> {
+    match backend {
+        crate::routes::Backend::Vxlan => crate::vxlan::pod_mtu(machine::host_ip()).await,
+        crate::routes::Backend::HostGw => None,
     }
 }
 

@@ -124,7 +124,7 @@ async fn containerd_runs_a_sandbox_and_killall_cleans_up() {
     let missing = containerd::import_image(&socket, &images.join("none.tar")).await;
     assert!(missing.is_err());
 
-    containerd::write_cni_config(&agent_dir, "10.42.0.0/24", true).unwrap();
+    containerd::write_cni_config(&agent_dir, "10.42.0.0/24", true, None).unwrap();
 
     // A pod sandbox through CRI: a shim, runc state, mounts, a netns.
     let mut cri = capstan_agent::cri::CriClient::new(&socket);

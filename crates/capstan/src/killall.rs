@@ -23,6 +23,13 @@ pub fn run(args: KillallArgs) -> Result<(), String> {
     if let Err(error) = capstan_agent::egress::remove() {
         eprintln!("capstan: removing the egress rules: {error}");
     }
+    // As k3s-killall.sh, the VXLAN device goes (and every route through it).
+    if let Err(error) = capstan_agent::vxlan::remove() {
+        eprintln!(
+            "capstan: removing {}: {error}",
+            capstan_agent::vxlan::DEVICE
+        );
+    }
     if let Err(error) = capstan_proxy::remove_rules(&capstan_proxy::ProxyOptions::default()) {
         eprintln!("capstan: removing the service rules: {error}");
     }

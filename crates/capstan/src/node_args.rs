@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 
 use crate::networking::Part;
@@ -36,6 +37,17 @@ pub struct NodeArgs {
     /// The cluster's DNS domain.
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub cluster_domain: String,
+    /// How pods reach pods of other nodes: vxlan (a VXLAN tunnel to nodes
+    /// on other networks, routes to the others) or host-gw (routes only:
+    /// the nodes must share a network).
+    #[arg(
+        long,
+        default_value = "vxlan",
+        value_name = "BACKEND",
+        value_parser = clap::builder::PossibleValuesParser::new(capstan_agent::routes::Backend::NAMES)
+            .try_map(|name: String| capstan_agent::routes::Backend::parse(&name))
+    )]
+    pub flannel_backend: capstan_agent::routes::Backend,
     /// Parts not to run (comma-separated): dns, proxy, network-policy,
     /// ingress, servicelb; an agent runs only proxy, network-policy and
     /// ingress.
@@ -77,6 +89,7 @@ impl NodeArgs {
             cluster_dns: vec![cluster_dns],
             cluster_domain: self.cluster_domain.clone(),
             cluster_cidr,
+            flannel_backend: self.flannel_backend,
             ..capstan_agent::NodeOptions::default()
         }
     }

@@ -24,10 +24,16 @@ pub fn cni_config_path(agent_dir: &Path) -> PathBuf {
 /// an unchanged config is not rewritten. `masquerade`: the bridge hides
 /// pods' addresses behind the node's for all traffic leaving the node;
 /// off when the node masquerades only what leaves the cluster
-/// ([`crate::egress`]).
-pub fn write_cni_config(agent_dir: &Path, pod_cidr: &str, masquerade: bool) -> std::io::Result<()> {
+/// ([`crate::egress`]). `mtu`: the pods' interfaces' MTU (under a VXLAN
+/// tunnel, what it carries); none leaves the bridge plugin's default.
+pub fn write_cni_config(
+    agent_dir: &Path,
+    pod_cidr: &str,
+    masquerade: bool,
+    mtu: Option<u32>,
+) -> std::io::Result<()> {
     let paths = Paths::new(agent_dir);
-    let text = render(pod_cidr, &paths.cni_ipam_dir, masquerade)
+    let text = render(pod_cidr, &paths.cni_ipam_dir, masquerade, mtu)
         .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?;
     std::fs::create_dir_all(&paths.cni_ipam_dir)?;
     write_watched(&cni_config_path(agent_dir), text.as_bytes())
@@ -61,7 +67,12 @@ fn write_watched(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 /// The conflist's text.
-pub fn render(pod_cidr: &str, ipam_dir: &Path, masquerade: bool) -> Result<String, String> {
+pub fn render(
+    pod_cidr: &str,
+    ipam_dir: &Path,
+    masquerade: bool,
+    mtu: Option<u32>,
+) -> Result<String, String> {
     let mut ranges = Vec::new();
     let mut routes = Vec::new();
     for cidr in pod_cidr.split(',').map(str::trim) {
@@ -69,7 +80,7 @@ pub fn render(pod_cidr: &str, ipam_dir: &Path, masquerade: bool) -> Result<Strin
         ranges.push(json!([{ "subnet": cidr }]));
         routes.push(json!({ "dst": if v6 { "::/0" } else { "0.0.0.0/0" } }));
     }
-    let config = json!({
+    let mut config = json!({
         "cniVersion": CNI_VERSION,
         "name": CNI_NETWORK,
         "plugins": [
@@ -93,6 +104,9 @@ pub fn render(pod_cidr: &str, ipam_dir: &Path, masquerade: bool) -> Result<Strin
             },
         ],
     });
+    if let Some(mtu) = mtu {
+        config["plugins"][0]["mtu"] = json!(mtu);
+    }
     let mut text = serde_json::to_string_pretty(&config).map_err(|error| error.to_string())?;
     text.push('\n');
     Ok(text)
@@ -117,7 +131,7 @@ mod tests {
 
     #[test]
     fn bridge_and_portmap() {
-        let text = render("10.42.3.0/24", Path::new("/d/agent/cni/ipam"), true).unwrap();
+        let text = render("10.42.3.0/24", Path::new("/d/agent/cni/ipam"), true, None).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             value,
@@ -145,14 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn mtu_under_a_tunnel() {
+        let text = render("10.42.3.0/24", Path::new("/i"), false, Some(1450)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["plugins"][0]["mtu"], json!(1450));
+        assert_eq!(value["plugins"][0]["ipMasq"], json!(false));
+    }
+
+    #[test]
     fn dual_stack_and_bad_cidrs() {
-        let text = render("10.42.0.0/24, fd00:42::/64", Path::new("/i"), true).unwrap();
+        let text = render("10.42.0.0/24, fd00:42::/64", Path::new("/i"), true, None).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         let ipam = &value["plugins"][0]["ipam"];
         assert_eq!(ipam["ranges"][1], json!([{ "subnet": "fd00:42::/64" }]));
         assert_eq!(ipam["routes"][1], json!({ "dst": "::/0" }));
         for bad in ["", "10.42.0.0", "10.42.0.0/33", "x/8", "10.0.0.0/8,"] {
-            assert!(render(bad, Path::new("/i"), true).is_err(), "{bad}");
+            assert!(render(bad, Path::new("/i"), true, None).is_err(), "{bad}");
         }
     }
 
@@ -160,7 +182,7 @@ mod tests {
     fn written_atomically_and_idempotently() {
         let temp = tempfile::tempdir().unwrap();
         let agent = temp.path().join("agent");
-        write_cni_config(&agent, "10.42.0.0/24", true).unwrap();
+        write_cni_config(&agent, "10.42.0.0/24", true, None).unwrap();
         let path = cni_config_path(&agent);
         assert_eq!(path, agent.join("cni/net.d/10-capstan.conflist"));
         let first = std::fs::read_to_string(&path).unwrap();
@@ -169,9 +191,9 @@ mod tests {
             agent.join("cni/ipam").display().to_string()
         )));
         assert!(agent.join("cni/ipam").is_dir());
-        write_cni_config(&agent, "10.42.0.0/24", true).unwrap();
+        write_cni_config(&agent, "10.42.0.0/24", true, None).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
-        write_cni_config(&agent, "10.42.1.0/24", true).unwrap();
+        write_cni_config(&agent, "10.42.1.0/24", true, None).unwrap();
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .contains("10.42.1.0/24"));
@@ -179,7 +201,7 @@ mod tests {
             std::fs::read_dir(agent.join("cni/net.d")).unwrap().count(),
             1
         );
-        let error = write_cni_config(&agent, "nope", true).unwrap_err();
+        let error = write_cni_config(&agent, "nope", true, None).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
     }
 }

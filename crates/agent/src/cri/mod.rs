@@ -56,6 +56,8 @@ pub struct CriRuntime {
     /// All pods' addresses, when known: traffic to them is not
     /// masqueraded.
     cluster_cidr: Option<String>,
+    /// Pods' MTU, when not the bridge's default.
+    mtu: Option<u32>,
 }
 
 impl CriRuntime {
@@ -79,12 +81,19 @@ impl CriRuntime {
             events,
             dns: ClusterDns::default(),
             cluster_cidr: None,
+            mtu: None,
         }
     }
 
     /// Pods' traffic to `cluster_cidr` keeps its source address.
     pub fn with_cluster_cidr(mut self, cluster_cidr: Option<String>) -> CriRuntime {
         self.cluster_cidr = cluster_cidr.filter(|c| !c.is_empty());
+        self
+    }
+
+    /// Pods' interfaces get `mtu` (smaller than the host's under a tunnel).
+    pub fn with_mtu(mut self, mtu: Option<u32>) -> CriRuntime {
+        self.mtu = mtu;
         self
     }
 
@@ -787,7 +796,7 @@ impl Runtime for CriRuntime {
             },
             None => true,
         };
-        match crate::containerd::write_cni_config(&self.agent_dir, cidr, masquerade) {
+        match crate::containerd::write_cni_config(&self.agent_dir, cidr, masquerade, self.mtu) {
             Ok(()) => *written = Some(cidr.to_string()),
             Err(error) => tracing::warn!(cidr, %error, "writing the CNI configuration"),
         }
