@@ -168,20 +168,38 @@ async fn measure(data_dir: &Path, image: &str, pid: u32, agent_pid: Option<u32>)
         delete_all(&pods).await?;
     }
     let agent_cpu_now = || agent_pid.map(measure::process_cpu).unwrap_or_default();
-    let (server_before, agent_before, machine_before) = (
+    // containerd itself (not its shims): what the agent's CRI calls cost it.
+    let containerd_cpu_now = || -> Duration {
+        pids_of("containerd --config")
+            .into_iter()
+            .map(measure::process_cpu)
+            .sum()
+    };
+    let (server_before, agent_before, containerd_before, machine_before) = (
         measure::process_cpu(pid),
         agent_cpu_now(),
+        containerd_cpu_now(),
         measure::machine_busy(),
     );
     let mut batch = start_pods(&pods, image, "batch", BATCH).await?;
     batch.sort();
     let server_cpu = measure::process_cpu(pid).saturating_sub(server_before);
     let agent_cpu = agent_cpu_now().saturating_sub(agent_before);
+    let containerd_cpu = containerd_cpu_now().saturating_sub(containerd_before);
     let machine_cpu = measure::machine_busy().saturating_sub(machine_before);
     // Let the agent settle before reading memory.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let server_mb = measure::memory_mb(pid, "VmRSS");
-    let agent_mb = agent_pid.map(|p| measure::memory_mb(p, "VmRSS"));
+    // The agent's resident memory, and how much of it is its own (heap,
+    // stacks) rather than pages mapped from files (the capstan executable
+    // above all), which the page cache shares with every capstan process.
+    let agent_mb = agent_pid.map(|p| {
+        (
+            measure::memory_mb(p, "VmRSS"),
+            measure::memory_mb(p, "RssAnon"),
+            measure::memory_mb(p, "RssFile"),
+        )
+    });
     let containerd_mb: f64 = pids_of("containerd --config")
         .iter()
         .map(|p| measure::memory_mb(*p, "VmRSS"))
@@ -203,17 +221,21 @@ async fn measure(data_dir: &Path, image: &str, pid: u32, agent_pid: Option<u32>)
         measure::ms(measure::quantile(&batch, 0.99))
     );
     println!(
-        "CPU while {BATCH} pods started: capstan server {:.2} s{}, everything else (containerd, shims, runc, CNI, this bench) {:.2} s",
+        "CPU while {BATCH} pods started: capstan server {:.2} s{}, containerd {:.2} s, everything else (shims, runc, CNI, this bench) {:.2} s",
         server_cpu.as_secs_f64(),
         agent_pid.map_or(String::new(), |_| format!(", capstan agent {:.2} s", agent_cpu.as_secs_f64())),
+        containerd_cpu.as_secs_f64(),
         machine_cpu
             .saturating_sub(server_cpu)
             .saturating_sub(agent_cpu)
+            .saturating_sub(containerd_cpu)
             .as_secs_f64()
     );
     println!(
         "memory with {BATCH} pods: capstan server {server_mb:.1} MB{}, containerd {containerd_mb:.1} MB, {} shims {shims_mb:.1} MB",
-        agent_mb.map_or(String::new(), |mb| format!(", capstan agent {mb:.1} MB")),
+        agent_mb.map_or(String::new(), |(rss, anon, file)| format!(
+            ", capstan agent {rss:.1} MB ({anon:.1} MB anonymous, {file:.1} MB mapped from files)"
+        )),
         shims.len()
     );
     Ok(())
