@@ -1,7 +1,8 @@
 //! Admission of new pods: what upstream's admission plugins add before
-//! validation. ServiceAccount (the account name), Priority (the priority
-//! from the PriorityClass) and DefaultTolerationSeconds (tolerating
-//! not-ready and unreachable nodes for five minutes).
+//! validation. ServiceAccount (the account name, its `kube-api-access`
+//! token volume and image pull secrets), Priority (the priority from the
+//! PriorityClass) and DefaultTolerationSeconds (tolerating not-ready and
+//! unreachable nodes for five minutes).
 
 use capstan_api::resource::{self, Resource};
 use capstan_api::status::ApiError;
@@ -14,6 +15,10 @@ use crate::registry::{ReadAt, Registry};
 /// unless they say otherwise (upstream's `--default-not-ready-toleration-seconds`).
 const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 
+/// Where containers find their service account's token, CA and namespace.
+const API_ACCESS_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+const API_ACCESS_VOLUME_PREFIX: &str = "kube-api-access-";
+
 const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 
@@ -22,15 +27,18 @@ pub async fn admit_pod(registry: &Registry, pod: &mut Value) -> Result<(), ApiEr
     if !pod.get("spec").is_some_and(Value::is_object) {
         return Ok(()); // validation explains what is missing
     }
-    default_service_account(pod);
+    if default_service_account(pod) {
+        admit_service_account(registry, pod).await?;
+    }
     resolve_priority(registry, pod).await?;
     add_default_tolerations(pod);
     Ok(())
 }
 
 /// ServiceAccount admission: pods run as `default` unless they name an
-/// account. Mirror pods of static pods keep none, as upstream.
-fn default_service_account(pod: &mut Value) {
+/// account. Mirror pods of static pods are left as they are, as upstream.
+/// Whether the pod has an account now.
+fn default_service_account(pod: &mut Value) -> bool {
     let mirror = pod
         .pointer("/metadata/annotations/kubernetes.io~1config.mirror")
         .is_some();
@@ -43,13 +51,131 @@ fn default_service_account(pod: &mut Value) {
     };
     // `serviceAccount` is the deprecated spelling of the same field.
     let account = named("serviceAccountName").or_else(|| named("serviceAccount"));
-    let account = match (account, mirror) {
-        (Some(account), _) => account,
-        (None, true) => return,
-        (None, false) => "default".to_string(),
-    };
+    if mirror {
+        return false;
+    }
+    let account = account.unwrap_or_else(|| "default".to_string());
     spec["serviceAccountName"] = account.clone().into();
     spec["serviceAccount"] = account.into();
+    true
+}
+
+/// The rest of ServiceAccount admission: the account must exist; unless
+/// the pod or the account turns automounting off, its token, the cluster
+/// CA and the namespace are mounted in every container; the account's
+/// image pull secrets are the pod's when it has none.
+async fn admit_service_account(registry: &Registry, pod: &mut Value) -> Result<(), ApiError> {
+    let accounts = resource::find("", "v1", "serviceaccounts").expect("serviceaccounts are served");
+    let name = pod["spec"]["serviceAccountName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let namespace = object::namespace(pod).unwrap_or("default").to_string();
+    let account = match registry
+        .get_for_update(accounts, Some(&namespace), &name)
+        .await
+    {
+        Ok(found) => Some(found.object),
+        // The `default` account of a namespace made a moment ago may not
+        // be there yet; its pods still get the token volume.
+        Err(error) if error.code == 404 && name == "default" => None,
+        Err(error) => {
+            let why = match error.code {
+                404 => format!("serviceaccount {name:?} not found"),
+                _ => error.message.clone(),
+            };
+            let why = format!("error looking up service account {namespace}/{name}: {why}");
+            return Err(forbidden(pod, &why));
+        }
+    };
+    let automount = pod["spec"]
+        .get("automountServiceAccountToken")
+        .and_then(Value::as_bool)
+        .or_else(|| {
+            account
+                .as_ref()
+                .and_then(|a| a.get("automountServiceAccountToken"))
+                .and_then(Value::as_bool)
+        })
+        .unwrap_or(true);
+    if automount {
+        mount_api_access(pod);
+    }
+    let pull_secrets = account
+        .as_ref()
+        .and_then(|a| a.get("imagePullSecrets"))
+        .and_then(Value::as_array)
+        .filter(|secrets| !secrets.is_empty());
+    let has_own = pod["spec"]
+        .get("imagePullSecrets")
+        .and_then(Value::as_array)
+        .is_some_and(|secrets| !secrets.is_empty());
+    if let (Some(secrets), false) = (pull_secrets, has_own) {
+        pod["spec"]["imagePullSecrets"] = Value::Array(secrets.clone());
+    }
+    Ok(())
+}
+
+/// Mounts the `kube-api-access-xxxxx` projected volume read-only at the
+/// service account path of every init and app container that has nothing
+/// mounted there, adding the volume when one of them needs it.
+fn mount_api_access(pod: &mut Value) {
+    let spec = &mut pod["spec"];
+    let existing = spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|volume| volume.get("name").and_then(Value::as_str))
+        .find(|name| name.starts_with(API_ACCESS_VOLUME_PREFIX))
+        .map(str::to_string);
+    let name = existing
+        .clone()
+        .unwrap_or_else(|| object::generate_name(API_ACCESS_VOLUME_PREFIX));
+    let mount = json!({"name": name, "readOnly": true, "mountPath": API_ACCESS_MOUNT_PATH});
+    let mut needed = false;
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for container in containers.iter_mut().filter(|c| c.is_object()) {
+            let mounted = container
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(API_ACCESS_MOUNT_PATH));
+            if mounted {
+                continue;
+            }
+            match container
+                .get_mut("volumeMounts")
+                .and_then(Value::as_array_mut)
+            {
+                Some(mounts) => mounts.push(mount.clone()),
+                None => container["volumeMounts"] = json!([mount.clone()]),
+            }
+            needed = true;
+        }
+    }
+    if !needed || existing.is_some() {
+        return;
+    }
+    let volume = json!({
+        "name": name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+            ],
+        },
+    });
+    match spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        Some(volumes) => volumes.push(volume),
+        None => spec["volumes"] = json!([volume]),
+    }
 }
 
 /// Priority admission: `spec.priority` and `spec.preemptionPolicy` come
@@ -168,6 +294,7 @@ fn forbidden(pod: &Value, why: &str) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn default_tolerations_are_added_once() {
@@ -195,6 +322,106 @@ mod tests {
         let mut pod = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
         add_default_tolerations(&mut pod);
         assert_eq!(pod["spec"]["tolerations"].as_array().unwrap().len(), 1);
+    }
+
+    fn registry() -> Registry {
+        Registry::new(Arc::new(capstan_store::memory::MemoryStore::new()), None)
+    }
+
+    async fn add_account(registry: &Registry, account: Value) {
+        let accounts = resource::find("", "v1", "serviceaccounts").unwrap();
+        registry.create(accounts, &account).await.unwrap();
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"metadata": {"name": "web", "namespace": "ns"}, "spec": spec})
+    }
+
+    #[tokio::test]
+    async fn the_api_access_volume_is_mounted_everywhere() {
+        let registry = registry();
+        let mut pod = pod(json!({
+            "initContainers": [{"name": "init"}],
+            "containers": [
+                {"name": "app", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+                {"name": "own", "volumeMounts": [{"name": "mine", "mountPath": API_ACCESS_MOUNT_PATH}]},
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+        }));
+        admit_pod(&registry, &mut pod).await.unwrap();
+        let volumes = pod["spec"]["volumes"].as_array().unwrap();
+        assert_eq!(volumes.len(), 2);
+        let name = volumes[1]["name"].as_str().unwrap();
+        let suffix = name.strip_prefix(API_ACCESS_VOLUME_PREFIX).unwrap();
+        assert_eq!(suffix.len(), 5);
+        assert!(suffix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        let sources = &volumes[1]["projected"]["sources"];
+        assert_eq!(
+            sources[0]["serviceAccountToken"],
+            json!({"expirationSeconds": 3607, "path": "token"})
+        );
+        assert_eq!(sources[1]["configMap"]["name"], "kube-root-ca.crt");
+        assert_eq!(
+            sources[2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"],
+            "metadata.namespace"
+        );
+        assert_eq!(volumes[1]["projected"]["defaultMode"], 420);
+        let mount = json!({"name": name, "readOnly": true, "mountPath": API_ACCESS_MOUNT_PATH});
+        assert_eq!(
+            pod["spec"]["initContainers"][0]["volumeMounts"],
+            json!([mount])
+        );
+        assert_eq!(pod["spec"]["containers"][0]["volumeMounts"][1], mount);
+        // A container with its own mount there keeps it alone.
+        let own = pod["spec"]["containers"][1]["volumeMounts"]
+            .as_array()
+            .unwrap();
+        assert_eq!(own.len(), 1);
+        assert_eq!(own[0]["name"], "mine");
+    }
+
+    #[tokio::test]
+    async fn automounting_can_be_turned_off() {
+        let registry = registry();
+        let mut off =
+            pod(json!({"automountServiceAccountToken": false, "containers": [{"name": "c"}]}));
+        admit_pod(&registry, &mut off).await.unwrap();
+        assert!(off["spec"].get("volumes").is_none());
+        assert!(off["spec"]["containers"][0].get("volumeMounts").is_none());
+        add_account(
+            &registry,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "quiet", "namespace": "ns"}, "automountServiceAccountToken": false,
+            "imagePullSecrets": [{"name": "pull"}]}),
+        )
+        .await;
+        let mut quiet = pod(json!({"serviceAccountName": "quiet", "containers": [{"name": "c"}]}));
+        admit_pod(&registry, &mut quiet).await.unwrap();
+        assert!(quiet["spec"].get("volumes").is_none());
+        assert_eq!(quiet["spec"]["imagePullSecrets"], json!([{"name": "pull"}]));
+        // The pod's own word wins over the account's.
+        let mut on = pod(
+            json!({"serviceAccountName": "quiet", "automountServiceAccountToken": true,
+            "containers": [{"name": "c"}]}),
+        );
+        admit_pod(&registry, &mut on).await.unwrap();
+        assert_eq!(on["spec"]["volumes"].as_array().unwrap().len(), 1);
+        // Mirror pods get nothing.
+        let mut mirror = pod(json!({"containers": [{"name": "c"}]}));
+        mirror["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "x"});
+        admit_pod(&registry, &mut mirror).await.unwrap();
+        assert!(mirror["spec"].get("volumes").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_named_account_must_exist() {
+        let registry = registry();
+        let mut pod = pod(json!({"serviceAccountName": "builder", "containers": [{"name": "c"}]}));
+        let error = admit_pod(&registry, &mut pod).await.unwrap_err();
+        assert_eq!(error.code, 403);
+        assert_eq!(error.message, "pods \"web\" is forbidden: error looking up service account ns/builder: serviceaccount \"builder\" not found");
     }
 
     #[test]

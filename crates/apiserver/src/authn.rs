@@ -1,8 +1,9 @@
 //! Who is asking: x509 client certificates signed by the cluster CA (CN is
-//! the user, O the groups) and bearer tokens from a static token file
-//! (upstream's `--token-auth-file` CSV: `token,user,uid,"group1,group2"`).
+//! the user, O the groups), bearer tokens from a static token file
+//! (upstream's `--token-auth-file` CSV: `token,user,uid,"group1,group2"`)
+//! and service account tokens (`sa_authn`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use hyper::header::AUTHORIZATION;
@@ -13,6 +14,8 @@ pub struct User {
     pub name: String,
     pub uid: String,
     pub groups: Vec<String>,
+    /// What else the authenticator knows (a service account token's pod).
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl User {
@@ -25,12 +28,29 @@ impl User {
         )
     }
 
-    fn new(name: String, uid: String, mut groups: Vec<String>) -> User {
+    pub(crate) fn new(name: String, uid: String, mut groups: Vec<String>) -> User {
         // Every authenticated user is in this group, as upstream.
         if !groups.iter().any(|group| group == "system:authenticated") {
             groups.push("system:authenticated".into());
         }
-        User { name, uid, groups }
+        User {
+            name,
+            uid,
+            groups,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The `userInfo` of a SelfSubjectReview or TokenReview.
+    pub fn user_info(&self) -> serde_json::Value {
+        let mut info = serde_json::json!({"username": self.name, "groups": self.groups});
+        if !self.uid.is_empty() {
+            info["uid"] = self.uid.clone().into();
+        }
+        if !self.extra.is_empty() {
+            info["extra"] = serde_json::json!(self.extra);
+        }
+        info
     }
 }
 
@@ -101,13 +121,18 @@ impl TokenAuthenticator {
 
     /// The user of the request's bearer token, if it has a known one.
     pub fn authenticate(&self, headers: &HeaderMap) -> Option<User> {
-        let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, token) = value.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        self.tokens.get(token.trim()).cloned()
+        self.tokens.get(bearer_token(headers)?).cloned()
     }
+}
+
+/// The request's bearer token.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// Splits one CSV line, honouring double quotes.

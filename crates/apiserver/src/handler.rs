@@ -10,7 +10,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::authn::{TokenAuthenticator, User};
+use crate::authn::{bearer_token, TokenAuthenticator, User};
 use crate::authz::{Attributes, Chain};
 use crate::discovery;
 use crate::input::{
@@ -24,6 +24,8 @@ use crate::registry::ReadAt;
 use crate::request::{self, Query, ResourceRequest, Route};
 use crate::response::{self, Body, Shape};
 use crate::rest::{DeleteOptions, Rest, WriteOptions};
+use crate::sa_authn::ServiceAccountAuthenticator;
+use crate::sa_token::TokenSigner;
 use crate::selectors::Selectors;
 use crate::subresources;
 use crate::watch::{self};
@@ -31,6 +33,10 @@ use crate::watch::{self};
 pub struct ApiServer {
     pub rest: Rest,
     pub tokens: TokenAuthenticator,
+    /// Service account tokens: `serviceaccounts/token` signs them, the
+    /// authenticator checks them.
+    pub token_signer: Arc<TokenSigner>,
+    pub service_accounts: ServiceAccountAuthenticator,
     pub authorizer: Chain,
     /// `host:port` clients reach the server at, for `/api`.
     pub server_address: String,
@@ -62,7 +68,17 @@ impl ApiServer {
                 Err(error) => response::error(&error),
             };
         }
-        let response = match peer.or_else(|| self.tokens.authenticate(request.headers())) {
+        let user = match peer.or_else(|| self.tokens.authenticate(request.headers())) {
+            Some(user) => Some(user),
+            None => match bearer_token(request.headers()) {
+                Some(token) => {
+                    let registry = &self.rest.registry;
+                    self.service_accounts.authenticate(registry, token).await
+                }
+                None => None,
+            },
+        };
+        let response = match user {
             None => response::error(&ApiError::unauthorized()),
             Some(user) => match self.serve(request, &method, &path, &query, &user).await {
                 Ok(response) => response,
@@ -128,6 +144,18 @@ impl ApiServer {
         user: &User,
     ) -> Result<Response<Body>, ApiError> {
         let accept = header(&request, ACCEPT);
+        if *method == Method::POST && path == SELF_SUBJECT_REVIEWS {
+            self.authorize(user, self_subject_review())?;
+            return Ok(response::json(
+                StatusCode::CREATED,
+                &json!({
+                    "kind": "SelfSubjectReview",
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "metadata": {"creationTimestamp": null},
+                    "status": {"userInfo": user.user_info()},
+                }),
+            ));
+        }
         match request::route(method, path, query)? {
             Route::GroupList { legacy } => {
                 self.authorize(user, non_resource(path))?;
@@ -387,6 +415,16 @@ impl ApiServer {
                         .await?;
                 Ok(response::json(StatusCode::CREATED, &status))
             }
+            ("create", Some("token")) => {
+                let body = read_body(request).await?;
+                let asked = crate::token_request::parse(&body, &content_type)?;
+                let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
+                let signer = &self.token_signer;
+                let issued =
+                    crate::token_request::create(&rest.registry, signer, namespace, name, asked)
+                        .await?;
+                Ok(response::json(StatusCode::CREATED, &issued))
+            }
             ("update", Some("finalize")) => {
                 let (body, _) =
                     read_object(request, &content_type, resource, FieldValidation::Ignore).await?;
@@ -567,6 +605,18 @@ fn request_labels(method: &Method, path: &str, query: &Query, status: StatusCode
             code,
             ..RequestLabels::default()
         },
+    }
+}
+
+/// Who am I: the user the request authenticated as, echoed back.
+const SELF_SUBJECT_REVIEWS: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+
+fn self_subject_review() -> Attributes {
+    Attributes {
+        verb: "create".into(),
+        group: "authentication.k8s.io".into(),
+        resource: "selfsubjectreviews".into(),
+        ..Attributes::default()
     }
 }
 

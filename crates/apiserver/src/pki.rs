@@ -60,6 +60,12 @@ impl Pki {
         self.dir.join("apiserver-kubelet-client.key")
     }
 
+    /// The key service account tokens are signed with (PKCS#8, made by
+    /// `sa_token` on first start, as k3s' `service.key`).
+    pub fn service_account_key(&self) -> PathBuf {
+        self.dir.join("service.key")
+    }
+
     /// Makes whatever is missing or out of date. `names` are the serving
     /// certificate's subject alternative names (DNS names and addresses).
     pub fn ensure(&self, names: &[String]) -> io::Result<()> {

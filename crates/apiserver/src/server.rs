@@ -28,6 +28,8 @@ use crate::metrics::{MeteredStore, Metrics};
 use crate::pki::{self, Pki};
 use crate::registry::Registry;
 use crate::rest::{Rest, WriteOptions};
+use crate::sa_authn::ServiceAccountAuthenticator;
+use crate::sa_token::TokenSigner;
 use crate::services::ServiceAllocators;
 use crate::watch_cache::WatchCache;
 
@@ -53,6 +55,8 @@ pub struct Server {
     api: Arc<ApiServer>,
     /// The admin kubeconfig's contents.
     pub kubeconfig: String,
+    /// The cluster CA certificate, PEM.
+    ca_cert: String,
     stop: watch::Sender<bool>,
     accept_loop: tokio::task::JoinHandle<()>,
     cache_task: tokio::task::JoinHandle<()>,
@@ -77,6 +81,12 @@ pub async fn start(config: Config) -> Result<Server, String> {
     let kubelet = KubeletClient::new(&pki)?;
     let join = crate::join::NodeJoin::load(&config.data_dir)
         .map_err(|error| format!("join token: {error}"))?;
+    let key = pki.service_account_key();
+    let token_signer = tokio::task::spawn_blocking(move || TokenSigner::load_or_create(&key))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| format!("service account key: {error}"))?;
+    let token_signer = Arc::new(token_signer);
     let tokens = match &config.token_auth_file {
         Some(path) => TokenAuthenticator::from_file(path)?,
         None => TokenAuthenticator::default(),
@@ -101,6 +111,8 @@ pub async fn start(config: Config) -> Result<Server, String> {
     let kubeconfig = pki
         .admin_kubeconfig(&format!("https://{server_address}"))
         .map_err(|error| error.to_string())?;
+    let ca_cert = std::fs::read_to_string(pki.ca_cert())
+        .map_err(|error| format!("{}: {error}", pki.ca_cert().display()))?;
 
     let metrics = Arc::new(Metrics::default());
     let store: Arc<dyn Store> = Arc::new(MeteredStore {
@@ -113,6 +125,8 @@ pub async fn start(config: Config) -> Result<Server, String> {
     let api = Arc::new(ApiServer {
         rest: Rest::new(Registry::new(store, Some(cache)), services),
         tokens,
+        service_accounts: ServiceAccountAuthenticator::new(token_signer.clone()),
+        token_signer,
         authorizer: Chain::new(vec![Box::new(AllowAuthenticated)]),
         server_address,
         ready: AtomicBool::new(false),
@@ -135,6 +149,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         address,
         api,
         kubeconfig,
+        ca_cert,
         stop,
         accept_loop,
         cache_task,
@@ -148,6 +163,12 @@ impl Server {
     /// framing, but the same authorization, admission and validation.
     pub fn local_transport(&self, user_agent: &str) -> crate::local::LocalTransport {
         crate::local::LocalTransport::new(self.api.clone(), crate::authn::User::admin(), user_agent)
+    }
+
+    /// The cluster CA certificate (PEM), which pods find in the
+    /// `kube-root-ca.crt` ConfigMaps.
+    pub fn ca_cert(&self) -> &str {
+        &self.ca_cert
     }
 
     /// Stops accepting connections and ends the open ones.

@@ -253,6 +253,7 @@ pub async fn run(args: ServerArgs) -> Result<(), String> {
         node_monitor_grace_period: args.node_monitor_grace_period,
         service_lb: enabled(Part::Servicelb)
             .then_some(capstan_controllers::servicelb::ServiceLbOptions { reserved }),
+        root_ca_cert: Some(server.ca_cert().to_string()),
     };
     let cluster_dns = args
         .cluster_dns

@@ -33,7 +33,9 @@ fn pods_get_account_priority_and_tolerations() {
         "node.kubernetes.io/not-ready node.kubernetes.io/unreachable NoExecute NoExecute 300 300"
     );
 
-    // A pod's own toleration of a taint replaces the default one.
+    // A pod's own toleration of a taint replaces the default one. The
+    // account it names must exist.
+    server.ok(&["create", "serviceaccount", "builder"]);
     server.ok_stdin(
         &["apply", "-f", "-"],
         "apiVersion: v1

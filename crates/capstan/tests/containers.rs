@@ -481,3 +481,57 @@ spec:
     // Ready only once the probe read the uid it runs as.
     cluster.wait_running("as-user");
 }
+
+#[test]
+fn pods_find_their_service_account_token_ca_and_namespace() {
+    if !can_run_containers() {
+        return;
+    }
+    let cluster = Cluster::start();
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: api-client}}
+spec:
+  containers:
+  - name: main
+    image: {image}
+    command: ["sleep", "3600"]
+"#,
+        image = image()
+    ));
+    cluster.wait_running("api-client");
+    let server = &cluster.server;
+    let read = |file: &str| {
+        let path = format!("/var/run/secrets/kubernetes.io/serviceaccount/{file}");
+        server.ok(&["exec", "api-client", "--", "cat", &path])
+    };
+    let ca = std::fs::read_to_string(server.data_dir().join("tls/ca.crt")).unwrap();
+    assert_eq!(read("ca.crt"), ca);
+    assert_eq!(read("namespace"), "default");
+    let token = read("token");
+    // The pod's token works from the host, as the pod's account.
+    let output = Command::new(support::KUBECTL)
+        .args(["--kubeconfig", "/dev/null", "--server", &server.url()])
+        .arg(format!(
+            "--certificate-authority={}",
+            server.data_dir().join("tls/ca.crt").display()
+        ))
+        .arg(format!("--token={token}"))
+        .args(["auth", "whoami", "-o", "json"])
+        .output()
+        .expect("run kubectl");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let review: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let user = &review["status"]["userInfo"];
+    assert_eq!(user["username"], "system:serviceaccount:default:default");
+    assert_eq!(
+        user["extra"]["authentication.kubernetes.io/pod-name"],
+        serde_json::json!(["api-client"])
+    );
+}

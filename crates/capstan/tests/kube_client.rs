@@ -31,6 +31,19 @@ fn config_map(name: &str, value: &str) -> ConfigMap {
     .unwrap()
 }
 
+/// Waits for the CA ConfigMap every namespace gets, so that lists and
+/// watches see a settled namespace.
+async fn wait_root_ca(maps: &Api<ConfigMap>) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while maps.get_opt("kube-root-ca.crt").await.unwrap().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kube-root-ca.crt within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn crud_through_the_typed_client() {
     let server = TestServer::start();
@@ -84,6 +97,7 @@ async fn crud_through_the_typed_client() {
 async fn paging_with_limit_and_continue() {
     let server = TestServer::start();
     let maps: Api<ConfigMap> = Api::namespaced(client(&server).await, "default");
+    wait_root_ca(&maps).await;
     for i in 0..25 {
         maps.create(
             &PostParams::default(),
@@ -109,7 +123,10 @@ async fn paging_with_limit_and_continue() {
         }
     }
     assert_eq!(pages, 3);
-    let expected: Vec<String> = (0..25).map(|i| format!("page-{i:02}")).collect();
+    let pages = (0..25).map(|i| format!("page-{i:02}"));
+    let expected: Vec<String> = std::iter::once("kube-root-ca.crt".to_string())
+        .chain(pages)
+        .collect();
     assert_eq!(names, expected);
 }
 
@@ -117,6 +134,7 @@ async fn paging_with_limit_and_continue() {
 async fn a_watch_resumes_from_its_resource_version_across_a_restart() {
     let mut server = TestServer::start();
     let maps: Api<ConfigMap> = Api::namespaced(client(&server).await, "default");
+    wait_root_ca(&maps).await;
     maps.create(&PostParams::default(), &config_map("before", "1"))
         .await
         .unwrap();
@@ -156,7 +174,7 @@ async fn a_watch_resumes_from_its_resource_version_across_a_restart() {
         .boxed();
     let mut stream = stream;
     let mut seen = Vec::new();
-    while seen.len() < 2 {
+    while seen.len() < 3 {
         let object = tokio::time::timeout(WAIT, stream.try_next())
             .await
             .unwrap()
@@ -165,7 +183,7 @@ async fn a_watch_resumes_from_its_resource_version_across_a_restart() {
         seen.push(object.metadata.name.unwrap());
     }
     seen.sort();
-    assert_eq!(seen, ["after", "before"]);
+    assert_eq!(seen, ["after", "before", "kube-root-ca.crt"]);
     maps.create(&PostParams::default(), &config_map("live", "3"))
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{TestServer, KUBECTL};
+use support::{eventually, TestServer, KUBECTL};
 
 const DEPLOYMENT: &str = "
 apiVersion: apps/v1
@@ -158,6 +158,13 @@ fn configmaps_in_every_output_format() {
 #[test]
 fn labels_annotations_and_selectors() {
     let server = TestServer::start();
+    // The namespace's published CA ConfigMap is there too, unlabeled.
+    eventually(Duration::from_secs(10), "kube-root-ca.crt", || {
+        server
+            .kubectl(&["get", "cm", "kube-root-ca.crt"])
+            .status
+            .success()
+    });
     server.ok(&["create", "configmap", "one"]);
     server.ok(&["create", "configmap", "two"]);
     assert_eq!(
@@ -178,7 +185,7 @@ fn labels_annotations_and_selectors() {
     );
     assert_eq!(
         server.ok(&["get", "cm", "-l", "tier!=front", "-o", "name"]),
-        "configmap/two\n"
+        "configmap/kube-root-ca.crt\nconfigmap/two\n"
     );
     assert_eq!(
         server.ok(&["get", "cm", "-l", "tier in (front,back)", "-o", "name"]),

@@ -36,6 +36,7 @@ pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod pods;
 pub mod replicaset;
+pub mod rootcacert;
 pub mod serviceaccount;
 pub mod servicelb;
 pub mod statefulset;
@@ -52,6 +53,9 @@ pub struct Options {
     /// The built-in service load balancer; None leaves LoadBalancer
     /// Services pending for another one.
     pub service_lb: Option<servicelb::ServiceLbOptions>,
+    /// The cluster CA (PEM) published as `kube-root-ca.crt` in every
+    /// namespace; None publishes nothing.
+    pub root_ca_cert: Option<String>,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             cluster_cidr: "10.42.0.0/16".into(),
             node_monitor_grace_period: std::time::Duration::from_secs(40),
             service_lb: Some(servicelb::ServiceLbOptions::default()),
+            root_ca_cert: None,
         }
     }
 }
@@ -116,6 +121,14 @@ where
         informers.namespaces.subscribe(),
         shutdown.clone(),
     );
+    let root_ca = options.root_ca_cert.clone().map(|ca| {
+        rootcacert::run(
+            client.clone(),
+            ca,
+            informers.namespaces.subscribe(),
+            shutdown.clone(),
+        )
+    });
     let lifecycle = nodelifecycle::run(
         client.clone(),
         options.node_monitor_grace_period,
@@ -164,6 +177,9 @@ where
     tasks.spawn(disruption);
     if let Some(load_balancer) = load_balancer {
         tasks.spawn(load_balancer);
+    }
+    if let Some(root_ca) = root_ca {
+        tasks.spawn(root_ca);
     }
     while let Some(finished) = tasks.join_next().await {
         if let Err(error) = finished {

@@ -43,6 +43,8 @@ pub struct CriRuntime {
     client: CriClient,
     /// The API, for what containers read from it (ConfigMaps, Secrets).
     api: kube::Client,
+    /// Pods' service account tokens.
+    tokens: volumes::TokenManager,
     /// DATA_DIR/agent: pod folders (volumes, hosts files) and logs.
     agent_dir: PathBuf,
     /// The podCIDR the CNI configuration was last written for.
@@ -74,6 +76,7 @@ impl CriRuntime {
         tokio::spawn(relist::run(client.clone(), changed));
         CriRuntime {
             client,
+            tokens: volumes::TokenManager::new(api.clone()),
             api,
             agent_dir: agent_dir.to_path_buf(),
             pod_cidr: Mutex::new(None),
@@ -546,7 +549,7 @@ impl Runtime for CriRuntime {
                     .await;
             }
         }
-        volumes::project(&self.api, &self.agent_dir, pod)
+        volumes::project(&self.api, &self.tokens, &self.agent_dir, pod)
             .await
             .map_err(|message| RuntimeError::new("ContainerCreating", message))?;
         let ip = self.sandbox_ip(&sandbox_id).await.unwrap_or_default();
@@ -675,6 +678,7 @@ impl Runtime for CriRuntime {
             self.remove_sandbox(&sandbox.id).await;
         }
         volumes::remove_pod_dir(&self.agent_dir, pod_uid);
+        self.tokens.forget_pod(pod_uid);
         self.refreshed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -719,7 +723,8 @@ impl Runtime for CriRuntime {
                 }
             }
         }
-        if let Err(error) = volumes::project(&self.api, &self.agent_dir, pod).await {
+        let projected = volumes::project(&self.api, &self.tokens, &self.agent_dir, pod).await;
+        if let Err(error) = projected {
             tracing::info!(pod = %crate::pods::pod_key(pod), %error, "refreshing volumes");
         }
         Some(VOLUME_REFRESH)

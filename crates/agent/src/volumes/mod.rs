@@ -5,6 +5,9 @@
 
 mod atomic;
 mod projection;
+mod tokens;
+
+pub use tokens::TokenManager;
 
 use std::path::{Path, PathBuf};
 
@@ -70,8 +73,9 @@ fn prepare_volume(dir: &Path, volume: &Volume) -> Result<(), String> {
     } else if projection::is_projected(volume) {
         let path = volume_dir(dir, volume).unwrap_or_default();
         create(&path)?;
-        // Secrets stay in memory, as upstream keeps them.
-        if volume.secret.is_some() {
+        // Secrets and projections (which hold tokens) stay in memory, as
+        // upstream keeps them.
+        if volume.secret.is_some() || volume.projected.is_some() {
             mount_tmpfs(&path, None)?;
         }
     } else {
@@ -82,11 +86,17 @@ fn prepare_volume(dir: &Path, volume: &Volume) -> Result<(), String> {
 
 /// Writes the files of the pod's configMap, secret, downwardAPI and
 /// projected volumes, swapping each in at once when it changed.
-pub async fn project(api: &kube::Client, agent_dir: &Path, pod: &Pod) -> Result<(), String> {
+pub async fn project(
+    api: &kube::Client,
+    tokens: &TokenManager,
+    agent_dir: &Path,
+    pod: &Pod,
+) -> Result<(), String> {
     let dir = pod_dir(agent_dir, pod);
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
         let failed = |error: String| mount_failed(&volume.name, &error);
-        let Some(files) = projection::files(api, pod, volume).await.map_err(failed)? else {
+        let files = projection::files(api, tokens, pod, volume).await;
+        let Some(files) = files.map_err(failed)? else {
             continue;
         };
         let path = volume_dir(&dir, volume).unwrap_or_default();
@@ -231,7 +241,11 @@ pub fn remove_pod_dir(agent_dir: &Path, uid: &str) {
     if uid.is_empty() || !dir.exists() {
         return;
     }
-    for plugin in ["kubernetes.io~empty-dir", "kubernetes.io~secret"] {
+    for plugin in [
+        "kubernetes.io~empty-dir",
+        "kubernetes.io~secret",
+        "kubernetes.io~projected",
+    ] {
         let volumes = dir.join("volumes").join(plugin);
         for entry in std::fs::read_dir(&volumes).into_iter().flatten().flatten() {
             if mounts::is_mount_point(&entry.path()) {

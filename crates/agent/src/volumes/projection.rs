@@ -1,12 +1,14 @@
 //! The files of configMap, secret, downwardAPI and projected volumes, as
 //! upstream's volume plugins lay them out: every key (or the listed
-//! `items`) as a file, with `defaultMode` or the item's mode.
+//! `items`) as a file, with `defaultMode` or the item's mode; projected
+//! service account tokens from the token manager.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, KeyToPath, Pod, Volume, VolumeProjection};
 
 use super::atomic::File;
+use super::tokens::TokenManager;
 use crate::pods::env;
 
 /// Upstream's default mode of projected files (0644).
@@ -23,6 +25,7 @@ pub fn is_projected(volume: &Volume) -> bool {
 /// The files `volume` should show; `Ok(None)` for other kinds.
 pub async fn files(
     api: &kube::Client,
+    tokens: &TokenManager,
     pod: &Pod,
     volume: &Volume,
 ) -> Result<Option<BTreeMap<String, File>>, String> {
@@ -61,7 +64,7 @@ pub async fn files(
     } else if let Some(source) = &volume.projected {
         let mode = source.default_mode.unwrap_or(DEFAULT_MODE);
         for projection in source.sources.iter().flatten() {
-            add_projection(api, &mut out, pod, namespace, projection, mode).await?;
+            add_projection(api, tokens, &mut out, pod, namespace, projection, mode).await?;
         }
     } else {
         return Ok(None);
@@ -71,6 +74,7 @@ pub async fn files(
 
 async fn add_projection(
     api: &kube::Client,
+    tokens: &TokenManager,
     out: &mut BTreeMap<String, File>,
     pod: &Pod,
     namespace: &str,
@@ -106,8 +110,16 @@ async fn add_projection(
             add_downward(out, pod, item, mode)?;
         }
     }
-    if projection.service_account_token.is_some() {
-        return Err("serviceAccountToken projections are not supported by this node yet".into());
+    if let Some(source) = &projection.service_account_token {
+        let audience = source.audience.as_deref();
+        let token = tokens
+            .token(pod, audience, source.expiration_seconds)
+            .await?;
+        let file = File {
+            contents: token.into_bytes(),
+            mode: u32::try_from(mode).unwrap_or(0o644) & 0o777,
+        };
+        out.insert(source.path.clone(), file);
     }
     Ok(())
 }
