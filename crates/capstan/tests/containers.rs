@@ -510,6 +510,28 @@ spec:
     let ca = std::fs::read_to_string(server.data_dir().join("tls/ca.crt")).unwrap();
     assert_eq!(read("ca.crt"), ca);
     assert_eq!(read("namespace"), "default");
+    // In-cluster clients find the API through the `kubernetes` Service's
+    // variables.
+    let api_ip = server.ok(&[
+        "get",
+        "svc",
+        "kubernetes",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    let api = server.ok(&[
+        "exec",
+        "api-client",
+        "--",
+        "sh",
+        "-c",
+        "echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT $KUBERNETES_PORT",
+    ]);
+    assert_eq!(
+        api.trim(),
+        format!("{api_ip}:443 tcp://{api_ip}:443"),
+        "the API Service's variables"
+    );
     let token = read("token");
     // The pod's token works from the host, as the pod's account.
     let output = Command::new(support::KUBECTL)

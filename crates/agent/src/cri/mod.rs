@@ -26,6 +26,7 @@ pub use client::CriClient;
 
 use crate::events::{self, Events, Kind};
 use crate::pods::env;
+use crate::pods::service_env::{self, ServiceCache};
 use crate::runtime::{Exited, NodeHealth, Runtime, RuntimeError, RuntimePodStatus};
 use crate::volumes;
 use config::{PodNames, POD_UID};
@@ -34,6 +35,8 @@ pub use dns::{ClusterDns, HostResolvConf};
 /// How often files of ConfigMaps and Secrets are brought up to date in
 /// running pods (upstream's kubelet takes up to a minute or so).
 const VOLUME_REFRESH: Duration = Duration::from_secs(10);
+/// How long a container start waits for the first list of Services.
+const SERVICES_WAIT: Duration = Duration::from_secs(5);
 
 /// `containerID`s are `<runtime>://<id>`.
 const RUNTIME_NAME: &str = "containerd";
@@ -60,6 +63,8 @@ pub struct CriRuntime {
     cluster_cidr: Option<String>,
     /// Pods' MTU, when not the bridge's default.
     mtu: Option<u32>,
+    /// The Services, for containers' Service variables.
+    services: ServiceCache,
 }
 
 impl CriRuntime {
@@ -77,6 +82,7 @@ impl CriRuntime {
         CriRuntime {
             client,
             tokens: volumes::TokenManager::new(api.clone()),
+            services: ServiceCache::start(api.clone()),
             api,
             agent_dir: agent_dir.to_path_buf(),
             pod_cidr: Mutex::new(None),
@@ -460,6 +466,21 @@ impl CriRuntime {
         Ok(sources)
     }
 
+    /// The Service variables of `pod`'s containers; an error, retried at
+    /// the next sync, while the Services have not been read yet.
+    async fn service_variables(&self, pod: &Pod) -> Result<Vec<(String, String)>, RuntimeError> {
+        let services = self.services.services(SERVICES_WAIT).await.ok_or_else(|| {
+            RuntimeError::new(
+                "CreateContainerConfigError",
+                "services have not yet been read at least once, cannot construct envvars",
+            )
+        })?;
+        Ok(service_env::for_pod(
+            pod,
+            services.iter().map(AsRef::as_ref),
+        ))
+    }
+
     async fn sandbox_ip(&self, sandbox_id: &str) -> Option<String> {
         let mut runtime = self.client.runtime.clone();
         let status = runtime
@@ -558,7 +579,8 @@ impl Runtime for CriRuntime {
         std::fs::create_dir_all(self.log_directory(pod).join(&container.name))
             .map_err(|e| RuntimeError::new("CreateContainerError", e.to_string()))?;
         let sources = self.env_sources(pod, container).await?;
-        let env = env::resolve(pod, container, &ip, &sources)
+        let services = self.service_variables(pod).await?;
+        let env = env::resolve(pod, container, &ip, &sources, &services)
             .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;
         config::verify_run_as_non_root(pod, container, image_status.as_ref())
             .map_err(|message| RuntimeError::new("CreateContainerConfigError", message))?;

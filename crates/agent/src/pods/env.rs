@@ -44,11 +44,14 @@ pub fn sources_of(container: &Container) -> Vec<(&'static str, String, bool)> {
 
 /// The environment of `container`; an error (upstream's
 /// CreateContainerConfigError message) when a required source is missing.
+/// `services` are the Service variables ([`super::service_env`]): `$(VAR)`
+/// may name them, and the container's own variables win over them.
 pub fn resolve(
     pod: &Pod,
     container: &Container,
     pod_ip: &str,
     sources: &Sources,
+    services: &[(String, String)],
 ) -> Result<Vec<(String, String)>, String> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let mut vars: Vec<(String, String)> = Vec::new();
@@ -78,7 +81,10 @@ pub fn resolve(
     }
     for var in container.env.iter().flatten() {
         let value = match &var.value_from {
-            None => expand(var.value.as_deref().unwrap_or_default(), &vars),
+            None => {
+                let known: Vec<(String, String)> = vars.iter().chain(services).cloned().collect();
+                expand(var.value.as_deref().unwrap_or_default(), &known)
+            }
             Some(from) => {
                 if let Some(field) = &from.field_ref {
                     field_value(pod, &field.field_path, pod_ip)?
@@ -122,6 +128,11 @@ pub fn resolve(
             }
         };
         set(&mut vars, var.name.clone(), value);
+    }
+    for (name, value) in services {
+        if !vars.iter().any(|(n, _)| n == name) {
+            vars.push((name.clone(), value.clone()));
+        }
     }
     Ok(vars)
 }
@@ -289,7 +300,9 @@ mod tests {
                     {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                     {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
                     {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
-                    {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}}
+                    {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
+                    {"name": "API", "value": "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+                    {"name": "WEB_SERVICE_PORT", "value": "mine"}
                 ]}]}
         }))
         .unwrap()
@@ -308,7 +321,13 @@ mod tests {
             ("Secret", "s".into()),
             BTreeMap::from([("pw".into(), "hunter2".into())]),
         );
-        let env: BTreeMap<_, _> = resolve(&pod, container, "10.42.0.5", &sources)
+        let services = [
+            ("KUBERNETES_SERVICE_HOST", "10.43.0.1"),
+            ("KUBERNETES_SERVICE_PORT", "443"),
+            ("WEB_SERVICE_PORT", "80"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let env: BTreeMap<_, _> = resolve(&pod, container, "10.42.0.5", &sources, &services)
             .unwrap()
             .into_iter()
             .collect();
@@ -320,6 +339,10 @@ mod tests {
         assert_eq!(env["CPU"], "1");
         assert_eq!(env["MEM"], "64");
         assert_eq!(env["PW"], "hunter2");
+        // Service variables: referable, and the container's own win.
+        assert_eq!(env["API"], "https://10.43.0.1:443");
+        assert_eq!(env["KUBERNETES_SERVICE_HOST"], "10.43.0.1");
+        assert_eq!(env["WEB_SERVICE_PORT"], "mine");
         assert_eq!(sources_of(container).len(), 2);
     }
 
@@ -327,7 +350,7 @@ mod tests {
     fn a_missing_source_is_a_config_error() {
         let pod = pod();
         let container = &pod.spec.as_ref().unwrap().containers[0];
-        let error = resolve(&pod, container, "", &Sources::new()).unwrap_err();
+        let error = resolve(&pod, container, "", &Sources::new(), &[]).unwrap_err();
         assert_eq!(error, "configmap \"cfg\" not found");
     }
 }

@@ -4,6 +4,7 @@
 //! nothing happens, so idle pods cost only their entry.
 
 pub mod env;
+pub mod service_env;
 mod hooks;
 mod plan;
 mod probes;
