@@ -1,8 +1,14 @@
-//! Admission of new pods: what upstream's admission plugins add before
-//! validation. ServiceAccount (the account name, its `kube-api-access`
-//! token volume and image pull secrets), Priority (the priority from the
-//! PriorityClass) and DefaultTolerationSeconds (tolerating not-ready and
-//! unreachable nodes for five minutes).
+//! Admission of new objects: what upstream's admission plugins check and
+//! add before validation. NamespaceLifecycle (no new objects in a missing
+//! or terminating namespace) for every kind; for pods ServiceAccount (the
+//! account name, its `kube-api-access` token volume and image pull
+//! secrets), Priority (the priority from the PriorityClass) and
+//! DefaultTolerationSeconds (tolerating not-ready and unreachable nodes
+//! for five minutes).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use capstan_api::resource::{self, Resource};
 use capstan_api::status::ApiError;
@@ -10,6 +16,64 @@ use serde_json::{json, Value};
 
 use crate::object;
 use crate::registry::{ReadAt, Registry};
+
+/// How long after this server deleted a namespace its cached copy is not
+/// trusted: upstream's `forceLiveLookupTTL`.
+const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
+
+/// Upstream's NamespaceLifecycle admission. The namespace is looked up in
+/// the watch cache, as upstream looks it up in its informer's; the store
+/// is read when the cache does not have it (just created) or when this
+/// server deleted it lately (the cache may not show that yet).
+#[derive(Default)]
+pub struct NamespaceLifecycle {
+    deleted: Mutex<HashMap<String, Instant>>,
+}
+
+impl NamespaceLifecycle {
+    /// Notes a delete of the namespace `name` through this server.
+    pub fn deleting(&self, name: &str) {
+        let mut deleted = self.deleted.lock().unwrap_or_else(|e| e.into_inner());
+        deleted.retain(|_, at| at.elapsed() < FORCE_LIVE_LOOKUP);
+        deleted.insert(name.to_string(), Instant::now());
+    }
+
+    fn deleted_lately(&self, name: &str) -> bool {
+        let deleted = self.deleted.lock().unwrap_or_else(|e| e.into_inner());
+        deleted
+            .get(name)
+            .is_some_and(|at| at.elapsed() < FORCE_LIVE_LOOKUP)
+    }
+
+    /// Refuses `name` of `resource` in a namespace that is missing (404)
+    /// or terminating (403).
+    pub async fn admit(
+        &self,
+        registry: &Registry,
+        resource: &Resource,
+        name: &str,
+        namespace: &str,
+    ) -> Result<(), ApiError> {
+        let namespaces = resource::find("", "v1", "namespaces").expect("namespaces are served");
+        let cached = match self.deleted_lately(namespace) {
+            true => None,
+            false => registry.get_cached(namespaces, None, namespace),
+        };
+        let found = match cached {
+            Some(Ok(found)) => found.object,
+            _ => registry.get(namespaces, None, namespace).await?.object,
+        };
+        if object::is_deleting(&found) {
+            return Err(ApiError::forbidden(
+                resource.group,
+                resource.plural,
+                name,
+                &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// How long pods stay on a node that became not-ready or unreachable,
 /// unless they say otherwise (upstream's `--default-not-ready-toleration-seconds`).
@@ -295,6 +359,42 @@ fn forbidden(pod: &Value, why: &str) -> ApiError {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[tokio::test]
+    async fn namespaces_deleted_here_are_read_from_the_store() {
+        use std::sync::Arc;
+        let store: Arc<dyn capstan_store::Store> =
+            Arc::new(capstan_store::memory::MemoryStore::new());
+        let (cache, _task) = crate::watch_cache::WatchCache::start(store.clone());
+        let registry = Registry::new(store, Some(cache));
+        let namespaces = resource::find("", "v1", "namespaces").unwrap();
+        let pods = resource::find("", "v1", "pods").unwrap();
+        let lifecycle = NamespaceLifecycle::default();
+        let missing = lifecycle.admit(&registry, pods, "p", "a").await;
+        assert_eq!(missing.unwrap_err().code, 404);
+
+        let active = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}});
+        registry.create(namespaces, &active).await.unwrap();
+        // Just created: the store answers when the cache has not caught up.
+        lifecycle.admit(&registry, pods, "p", "a").await.unwrap();
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while registry.get_cached(namespaces, None, "a").is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "the cache fills");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let current = registry.get(namespaces, None, "a").await.unwrap();
+        let mut deleting = current.object.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+        lifecycle.deleting("a");
+        registry
+            .update(namespaces, &current, &deleting)
+            .await
+            .unwrap();
+        // Whatever the cache shows yet, the delete is seen.
+        let refused = lifecycle.admit(&registry, pods, "p", "a").await;
+        assert_eq!(refused.unwrap_err().code, 403);
+    }
 
     #[test]
     fn default_tolerations_are_added_once() {

@@ -529,8 +529,14 @@ fn respond(
     object: &Value,
     shape: Shape,
 ) -> Response<Body> {
-    let shaped = response::shaped_object(resource, object, shape);
-    response::json_with(status, shape.content_type(), &shaped)
+    match shape {
+        // The object as it is: encoded without a copy.
+        Shape::Object => response::json_with(status, shape.content_type(), object),
+        _ => {
+            let shaped = response::shaped_object(resource, object, shape);
+            response::json_with(status, shape.content_type(), &shaped)
+        }
+    }
 }
 
 /// The version this server reports.

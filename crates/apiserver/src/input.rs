@@ -18,7 +18,7 @@ use crate::request::Query;
 use crate::response::{Body, Shape};
 use crate::rest::DeleteOptions;
 use crate::selectors::Selectors;
-use crate::watch::{self, Start, WatchRequest};
+use crate::watch::{Start, WatchRequest};
 
 /// Largest request body accepted, as upstream (3 MiB).
 const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -263,8 +263,7 @@ pub(crate) fn watch_request(
         resource,
         namespace: namespace.map(str::to_string),
         start,
-        filter: (!selectors.select_everything())
-            .then(|| Arc::new(move |object: &Value| selectors.matches(object)) as watch::Filter),
+        filter: (!selectors.select_everything()).then(|| Arc::new(selectors)),
         bookmarks: query.flag("allowWatchBookmarks"),
         initial_events_end: send_initial == Some("true"),
         timeout,

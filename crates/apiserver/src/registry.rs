@@ -105,15 +105,29 @@ impl Registry {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Stored, ApiError> {
-        let key = resource.key(namespace, name);
-        match self.cache.as_ref().and_then(|cache| cache.get(&key)) {
-            Some(kv) => {
-                let mut stored = decode(resource, &kv.value, kv.mod_revision)?;
-                stored.from_cache = true;
-                Ok(stored)
-            }
+        match self.get_cached(resource, namespace, name) {
+            Some(cached) => cached,
             None => self.get(resource, namespace, name).await,
         }
+    }
+
+    /// The object as the watch cache has it, which may lag the store (an
+    /// informer's copy, to upstream); `None` when the cache does not have
+    /// it.
+    pub fn get_cached(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Result<Stored, ApiError>> {
+        let key = resource.key(namespace, name);
+        let kv = self.cache.as_ref()?.get(&key)?;
+        Some(
+            decode(resource, &kv.value, kv.mod_revision).map(|mut stored| {
+                stored.from_cache = true;
+                stored
+            }),
+        )
     }
 
     pub async fn create(&self, resource: &Resource, object: &Value) -> Result<Stored, ApiError> {

@@ -175,6 +175,28 @@ pub fn partial_metadata(object: &Value, v1: bool) -> Value {
     })
 }
 
+/// [`partial_metadata`] for encoding only: the same JSON, without a copy
+/// of the metadata.
+pub struct PartialMetadataView<'a> {
+    pub metadata: Option<&'a Value>,
+    pub v1: bool,
+}
+
+impl serde::Serialize for PartialMetadataView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // Keys in the order a `json!` map keeps them.
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("apiVersion", meta_version(self.v1))?;
+        map.serialize_entry("kind", "PartialObjectMetadata")?;
+        match self.metadata {
+            Some(metadata) => map.serialize_entry("metadata", metadata)?,
+            None => map.serialize_entry("metadata", &serde_json::Map::new())?,
+        }
+        map.end()
+    }
+}
+
 /// A list as `PartialObjectMetadataList`.
 pub fn partial_metadata_list(items: &[Value], list_meta: Value, v1: bool) -> Value {
     let items: Vec<Value> = items

@@ -33,6 +33,7 @@ const DELETE_ATTEMPTS: usize = 5;
 pub struct Rest {
     pub registry: Registry,
     pub services: ServiceAllocators,
+    namespaces: admission::NamespaceLifecycle,
 }
 
 /// The body of a DELETE (`DeleteOptions`), read leniently.
@@ -73,7 +74,11 @@ impl DeleteOptions {
 
 impl Rest {
     pub fn new(registry: Registry, services: ServiceAllocators) -> Rest {
-        Rest { registry, services }
+        Rest {
+            registry,
+            services,
+            namespaces: admission::NamespaceLifecycle::default(),
+        }
     }
 
     pub async fn get(
@@ -96,7 +101,8 @@ impl Rest {
         set_namespace(resource, namespace, &mut object)?;
         if let Some(namespace) = namespace.filter(|_| resource.namespaced) {
             let name = object::name(&object).unwrap_or_default().to_string();
-            self.check_namespace_open(resource, &name, namespace)
+            self.namespaces
+                .admit(&self.registry, resource, &name, namespace)
                 .await?;
         }
         if object::name(&object).is_none() {
@@ -447,6 +453,9 @@ impl Rest {
     ) -> Result<Value, ApiError> {
         let current = self.registry.get(resource, namespace, name).await?;
         let object = &current.object;
+        if resource.group.is_empty() && resource.kind == "Namespace" {
+            self.namespaces.deleting(name);
+        }
         if let Some(uid) = &options.precondition_uid {
             let actual = object::uid(object).unwrap_or_default();
             if uid != actual {
@@ -614,27 +623,6 @@ impl Rest {
             })
             .unwrap_or(30)
             .max(0)
-    }
-
-    /// Refuses new objects in a namespace that is missing or terminating.
-    async fn check_namespace_open(
-        &self,
-        resource: &Resource,
-        name: &str,
-        namespace: &str,
-    ) -> Result<(), ApiError> {
-        let namespaces =
-            capstan_api::resource::find("", "v1", "namespaces").expect("namespaces are served");
-        let found = self.registry.get(namespaces, None, namespace).await?;
-        if object::is_deleting(&found.object) {
-            return Err(ApiError::forbidden(
-                resource.group,
-                resource.plural,
-                name,
-                &format!("unable to create new content in namespace {namespace} because it is being terminated"),
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -18,10 +18,11 @@ use tokio::sync::mpsc;
 
 use crate::registry::{self, ReadAt, Registry};
 use crate::response::{self, Body, Shape};
+use crate::selectors::Selectors;
 use crate::watch_memo::{encode_line, EventMemo};
 
 /// Objects a watcher is interested in; a watch without one takes all.
-pub type Filter = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
+pub type Filter = Arc<Selectors>;
 
 /// Where a watch starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +63,7 @@ pub async fn serve(registry: &Registry, request: WatchRequest) -> Result<Respons
     let (initial, from) = match request.start {
         Start::WithCurrentState => {
             let filter = request.filter.clone();
-            let keep = move |object: &Value| filter.as_ref().is_none_or(|filter| filter(object));
+            let keep = move |object: &Value| filter.as_ref().is_none_or(|f| f.matches(object));
             let page = registry
                 .list(resource, namespace, ReadAt::Latest, 0, None, &keep)
                 .await?;
@@ -183,7 +184,9 @@ impl Watcher {
     /// Sends one store event as the client sees it through its selectors:
     /// an object that starts matching is ADDED, one that stops is DELETED.
     /// Decoding and encoding go through the registry's memo, so the many
-    /// watches of one kind share that work.
+    /// watches of one kind share that work; selectors look at the memo's
+    /// summaries, which it keeps much longer than decoded objects, so a
+    /// watch that lags decodes nothing it does not send.
     async fn deliver(&mut self, event: Event) -> bool {
         self.last_revision = event.revision();
         let resource = self.request.resource;
@@ -193,8 +196,8 @@ impl Watcher {
             (Some(_), None) => true,
             (Some(prev), Some(filter)) => self
                 .memo
-                .object(resource, prev, prev.mod_revision)
-                .is_some_and(|object| filter(&object)),
+                .selectable(resource, prev, prev.mod_revision)
+                .is_some_and(|selectable| filter.matches_selectable(&selectable)),
         };
         match event.kind {
             EventKind::Delete => match &event.prev {
@@ -212,8 +215,8 @@ impl Watcher {
                 let current = || memo.object(resource, &event.kv, revision);
                 let is = match &self.request.filter {
                     None => true,
-                    Some(filter) => match current() {
-                        Some(object) => filter(&object),
+                    Some(filter) => match memo.selectable(resource, &event.kv, revision) {
+                        Some(selectable) => filter.matches_selectable(&selectable),
                         None => return true,
                     },
                 };

@@ -17,19 +17,34 @@ use serde_json::Value;
 
 use crate::registry;
 use crate::response::{self, Shape};
+use crate::selectors::Selectable;
 
 /// Revisions remembered per generation; two generations are kept.
 const GENERATION: usize = 256;
+/// The same for selectable summaries, which are small: watches that lag
+/// behind the decoded objects still find them.
+const SELECTABLE_GENERATION: usize = 4096;
 
 #[derive(Default)]
 pub struct EventMemo {
     generations: Mutex<Generations>,
+    selectables: Mutex<SelectableGenerations>,
 }
 
 #[derive(Default)]
 struct Generations {
     current: HashMap<Revision, Vec<Entry>>,
     previous: HashMap<Revision, Vec<Entry>>,
+}
+
+/// Summaries by the revision that wrote the value, then key and version.
+type SelectableGeneration = HashMap<Revision, Vec<(String, GroupVersion, Arc<Selectable>)>>;
+type GroupVersion = (&'static str, &'static str);
+
+#[derive(Default)]
+struct SelectableGenerations {
+    current: SelectableGeneration,
+    previous: SelectableGeneration,
 }
 
 struct Entry {
@@ -72,10 +87,10 @@ enum Memoized {
 }
 
 #[derive(Serialize)]
-struct Line<'a> {
+struct Line<'a, T: Serialize> {
     #[serde(rename = "type")]
     kind: &'a str,
-    object: &'a Value,
+    object: &'a T,
 }
 
 impl EventMemo {
@@ -112,6 +127,49 @@ impl EventMemo {
         Some(object)
     }
 
+    /// What selectors look at in `stored` (written at its mod_revision);
+    /// the object is decoded (at `revision`, as `object` does) only if no
+    /// watcher has asked yet. `None` if the stored bytes are not an object.
+    pub fn selectable(
+        &self,
+        resource: &'static Resource,
+        stored: &KeyValue,
+        revision: Revision,
+    ) -> Option<Arc<Selectable>> {
+        let source = stored.mod_revision;
+        let version = (resource.group, resource.version);
+        {
+            let selectables = self.selectables.lock().unwrap_or_else(|e| e.into_inner());
+            let found = [&selectables.current, &selectables.previous]
+                .into_iter()
+                .filter_map(|generation| generation.get(&source))
+                .flatten()
+                .find(|(key, at, _)| *at == version && *key == stored.key)
+                .map(|(_, _, selectable)| selectable.clone());
+            if found.is_some() {
+                return found;
+            }
+        }
+        let object = self.object(resource, stored, revision)?;
+        let selectable = Arc::new(Selectable::of(resource, &object));
+        let mut selectables = self.selectables.lock().unwrap_or_else(|e| e.into_inner());
+        let mut retired = None;
+        if selectables.current.len() >= SELECTABLE_GENERATION
+            && !selectables.current.contains_key(&source)
+        {
+            let current = std::mem::take(&mut selectables.current);
+            retired = Some(std::mem::replace(&mut selectables.previous, current));
+        }
+        selectables.current.entry(source).or_default().push((
+            stored.key.clone(),
+            version,
+            selectable.clone(),
+        ));
+        drop(selectables);
+        drop(retired);
+        Some(selectable)
+    }
+
     /// The watch line for `kind` of the object under `key` at `revision`,
     /// in `shape`; `object` is asked for only if no watcher has built the
     /// line yet. `None` for tables, which each watch builds itself.
@@ -140,9 +198,10 @@ impl EventMemo {
         }
         let object = object()?;
         let line = match shape_key {
-            ShapeKey::Object => encode_line(kind, &object),
-            ShapeKey::PartialMetadata { .. } => {
-                encode_line(kind, &response::shaped_object(resource, &object, shape))
+            ShapeKey::Object => encode_line(kind, &*object),
+            ShapeKey::PartialMetadata { v1 } => {
+                let metadata = object.get("metadata");
+                encode_line(kind, &response::PartialMetadataView { metadata, v1 })
             }
         };
         self.remember(key, revision, what, Memoized::Line(line.clone()));
@@ -162,8 +221,10 @@ impl EventMemo {
 
     fn remember(&self, key: &str, revision: Revision, what: What, value: Memoized) {
         let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        let mut retired = None;
         if generations.current.len() >= GENERATION && !generations.current.contains_key(&revision) {
-            generations.previous = std::mem::take(&mut generations.current);
+            let current = std::mem::take(&mut generations.current);
+            retired = Some(std::mem::replace(&mut generations.previous, current));
         }
         generations
             .current
@@ -174,11 +235,14 @@ impl EventMemo {
                 what,
                 value,
             });
+        drop(generations);
+        // Freed outside the lock: hundreds of decoded objects.
+        drop(retired);
     }
 }
 
 /// One line of a watch response.
-pub fn encode_line(kind: &str, object: &Value) -> Bytes {
+pub fn encode_line<T: Serialize>(kind: &str, object: &T) -> Bytes {
     let mut bytes = serde_json::to_vec(&Line { kind, object }).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
@@ -245,6 +309,37 @@ mod tests {
             })
             .unwrap();
         assert_ne!(line, modified);
+    }
+
+    #[test]
+    fn partial_metadata_lines_match_the_shaped_object() {
+        let memo = EventMemo::default();
+        let kv = stored("/registry/pods/a/web", 7, "web");
+        let object = memo.object(pods(), &kv, 7).unwrap();
+        for v1 in [true, false] {
+            let shape = Shape::PartialMetadata { v1 };
+            let line = memo
+                .line(pods(), &kv.key, 7, "ADDED", shape, || Some(object.clone()))
+                .unwrap();
+            let shaped = response::shaped_object(pods(), &object, shape);
+            assert_eq!(line, encode_line("ADDED", &shaped));
+        }
+    }
+
+    #[test]
+    fn summarizes_once_for_selectors() {
+        let memo = EventMemo::default();
+        let kv = stored("/registry/pods/a/web", 7, "web");
+        let first = memo.selectable(pods(), &kv, 7).unwrap();
+        // Long after the decoded object is forgotten, the summary is kept.
+        for revision in 8..(8 + 2 * GENERATION as Revision) {
+            let other = stored("/registry/pods/a/other", revision, "other");
+            memo.object(pods(), &other, revision);
+        }
+        let again = memo.selectable(pods(), &kv, 7).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let object = memo.object(pods(), &kv, 7).unwrap();
+        assert_eq!(*first, Selectable::of(pods(), &object));
     }
 
     #[test]

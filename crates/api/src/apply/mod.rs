@@ -207,9 +207,14 @@ pub fn record_update(
     if managed.is_empty() && old.is_some() {
         return;
     }
+    // `record` compares without `managedFields`: no copy of `old` needed.
+    let zero;
     let lhs = match old {
-        Some(old) => without_managed_fields(old),
-        None => schema::zero_object(group, kind),
+        Some(old) => old,
+        None => {
+            zero = schema::zero_object(group, kind);
+            &zero
+        }
     };
     let me = Manager::new(
         manager,
@@ -218,7 +223,7 @@ pub fn record_update(
         subresource.unwrap_or(""),
     );
     let owned = Owned::of(group, kind, subresource);
-    record(&mut managed, &me, &lhs, new, ty, &owned, now);
+    record(&mut managed, &me, lhs, new, ty, &owned, now);
     managed.cap_updaters(MAX_UPDATERS);
     set_managed_fields(new, &managed);
 }
@@ -319,7 +324,8 @@ impl Request<'_> {
 }
 
 /// Upstream's `Update` of field ownership: what changed from `lhs` to
-/// `rhs` leaves its previous owners and joins `manager`'s fields.
+/// `rhs` leaves its previous owners and joins `manager`'s fields. The
+/// `managedFields` of either are left out of the comparison.
 fn record(
     managed: &mut Managed,
     manager: &Manager,
@@ -329,7 +335,7 @@ fn record(
     owned: &Owned,
     now: &str,
 ) {
-    let comparison = typed::compare(lhs, rhs, ty).filtered(|s| owned.keep(s));
+    let comparison = typed::compare_untracked(lhs, rhs, ty).filtered(|s| owned.keep(s));
     let changed = comparison.modified.union(&comparison.added);
     for entry in &mut managed.entries {
         entry.set = entry

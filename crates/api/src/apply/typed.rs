@@ -210,7 +210,62 @@ pub(crate) fn compare(lhs: &Value, rhs: &Value, ty: Ty) -> Comparison {
     comparison
 }
 
+/// [`compare`] leaving out `metadata.managedFields` of both objects,
+/// without copying the rest of either.
+pub(crate) fn compare_untracked(lhs: &Value, rhs: &Value, ty: Ty) -> Comparison {
+    let (Value::Object(l), Value::Object(r)) = (lhs, rhs) else {
+        return compare(
+            &super::without_managed_fields(lhs),
+            &super::without_managed_fields(rhs),
+            ty,
+        );
+    };
+    if l.is_empty() || r.is_empty() {
+        return compare(
+            &super::without_managed_fields(lhs),
+            &super::without_managed_fields(rhs),
+            ty,
+        );
+    }
+    // As `compare_at` does for two objects, with each `metadata` stood in
+    // for by a copy without `managedFields` where it has them.
+    let (l_meta, r_meta) = (metadata_untracked(l), metadata_untracked(r));
+    let mut out = Comparison::default();
+    let mut keys: Vec<&String> = l.keys().chain(r.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let child_path = vec![PathElement::Field(key.clone())];
+        let (mut left, mut right) = (l.get(key), r.get(key));
+        if key == "metadata" {
+            left = l_meta.as_ref().or(left);
+            right = r_meta.as_ref().or(right);
+        }
+        compare_at(left, right, ty.field(key).0, &child_path, &mut out);
+    }
+    out
+}
+
+/// `metadata` without `managedFields`, if it has them.
+fn metadata_untracked(object: &Map<String, Value>) -> Option<Value> {
+    let metadata = object.get("metadata")?.as_object()?;
+    metadata.contains_key("managedFields").then(|| {
+        let kept = metadata
+            .iter()
+            .filter(|(key, _)| *key != "managedFields")
+            .map(|(key, value)| (key.clone(), value.clone()));
+        Value::Object(kept.collect())
+    })
+}
+
 fn compare_at(lhs: Option<&Value>, rhs: Option<&Value>, ty: Ty, path: &Path, out: &mut Comparison) {
+    // Equal values add, modify and remove nothing at any depth: most of an
+    // object is unchanged by a write, and walking it would only build paths.
+    if let (Some(l), Some(r)) = (lhs, rhs) {
+        if l == r {
+            return;
+        }
+    }
     let leaf = |out: &mut Comparison| match (lhs, rhs) {
         (None, _) => out.added.insert(path),
         (_, None) => out.removed.insert(path),

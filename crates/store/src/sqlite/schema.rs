@@ -16,6 +16,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Row};
 
 use crate::{Bytes, Event, EventKind, KeyValue, Result, Revision, StoreError};
@@ -60,6 +61,13 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     })?;
     connection
         .busy_timeout(Duration::from_secs(10))
+        .map_err(db_error)?;
+    // Plans that do not depend on bound values. Without this, a statement
+    // whose plan looked at a parameter (any `col = ?` the planner weighs)
+    // is compiled again on each use: the statement cache clears its
+    // bindings, which expires it.
+    connection
+        .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(db_error)?;
     connection
         .execute_batch(
