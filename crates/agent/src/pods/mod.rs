@@ -4,11 +4,11 @@
 //! nothing happens, so idle pods cost only their entry.
 
 pub mod env;
-pub mod service_env;
 mod hooks;
 mod plan;
 mod probes;
 mod record;
+pub mod service_env;
 mod status;
 
 use std::collections::HashSet;
