@@ -53,7 +53,10 @@ impl Informers {
         // One task per kind: a burst of pod events is decoded while other
         // kinds' changes go on.
         let mut pumps = tokio::task::JoinSet::new();
-        pumps.spawn(self.pods.run(Api::all(client.clone()), shutdown.clone()));
+        pumps.spawn(
+            self.pods
+                .run_trimmed(Api::all(client.clone()), shutdown.clone(), trim_pod),
+        );
         pumps.spawn(self.nodes.run(Api::all(client.clone()), shutdown.clone()));
         pumps.spawn(
             self.namespaces
@@ -66,6 +69,24 @@ impl Informers {
         );
         pumps.spawn(self.revisions.run(Api::all(client), shutdown));
         while pumps.join_next().await.is_some() {}
+    }
+}
+
+/// Pods as the controllers keep them: without their volumes and volume
+/// mounts, which no controller reads and which are a large part of a
+/// decoded pod (every pod has its `kube-api-access` projected volume).
+/// Controllers write pods only by create from templates, patch and
+/// delete, never by sending a cached pod back, so nothing is lost.
+fn trim_pod(pod: &mut Pod) {
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.volumes = None;
+        for container in spec
+            .containers
+            .iter_mut()
+            .chain(spec.init_containers.iter_mut().flatten())
+        {
+            container.volume_mounts = None;
+        }
     }
 }
 
@@ -118,7 +139,20 @@ where
     where
         K: DeserializeOwned,
     {
-        self.pump(watcher(api, watcher::Config::default()), shutdown)
+        self.run_trimmed(api, shutdown, |_| {}).await;
+    }
+
+    /// As [`Shared::run`], with `trim` applied to each object before it is
+    /// cached.
+    pub async fn run_trimmed(
+        self,
+        api: Api<K>,
+        shutdown: impl Future<Output = ()> + Send,
+        trim: fn(&mut K),
+    ) where
+        K: DeserializeOwned,
+    {
+        self.pump(watcher(api, watcher::Config::default()), shutdown, trim)
             .await;
     }
 
@@ -128,12 +162,13 @@ where
         self,
         events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
         shutdown: impl Future<Output = ()> + Send,
+        trim: fn(&mut K),
     ) {
         let Shared {
             writer,
             mut subscribers,
         } = self;
-        let mut changes = pin!(watch_util::changes(events, writer).take_until(shutdown));
+        let mut changes = pin!(watch_util::changes(events, writer, trim).take_until(shutdown));
         while let Some(change) = changes.next().await {
             broadcast(&mut subscribers, &change);
         }
@@ -222,13 +257,39 @@ mod tests {
 
     type Events = Vec<Result<watcher::Event<Pod>, watcher::Error>>;
 
+    #[test]
+    fn cached_pods_keep_no_volumes() {
+        let mut pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "labels": {"app": "a"}},
+            "spec": {
+                "volumes": [{"name": "kube-api-access-x", "projected": {"sources": []}}],
+                "initContainers": [{"name": "i", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+                "containers": [{"name": "c", "image": "i",
+                    "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]}
+        }))
+        .unwrap();
+        trim_pod(&mut pod);
+        let spec = pod.spec.as_ref().unwrap();
+        assert!(spec.volumes.is_none());
+        assert!(spec.containers[0].volume_mounts.is_none());
+        assert!(spec.init_containers.as_ref().unwrap()[0]
+            .volume_mounts
+            .is_none());
+        assert_eq!(
+            spec.containers[0].image.as_deref(),
+            Some("i"),
+            "the rest stays"
+        );
+        assert!(pod.metadata.labels.is_some());
+    }
+
     /// Runs `events` through a shared informer with two subscribers.
     async fn two_subscribers(events: Events) -> (Subscription<Pod>, Subscription<Pod>) {
         let mut shared = Shared::<Pod>::default();
         let first = shared.subscribe();
         let second = shared.subscribe();
         shared
-            .pump(stream::iter(events), std::future::pending())
+            .pump(stream::iter(events), std::future::pending(), |_| {})
             .await;
         (first, second)
     }
@@ -339,7 +400,9 @@ mod tests {
         let mut shared = Shared::<Pod>::default();
         let subscription = shared.subscribe();
         let never_ending = stream::pending();
-        shared.pump(never_ending, std::future::ready(())).await;
+        shared
+            .pump(never_ending, std::future::ready(()), |_| {})
+            .await;
         assert!(drain(subscription).await.is_empty());
     }
 }

@@ -63,15 +63,17 @@ where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store::<K>();
-    (reader, changes(events, writer))
+    (reader, changes(events, writer, |_| {}))
 }
 
 /// The changes `events` make to the cache behind `writer`, which takes
 /// each event before its change is yielded. Changes share their objects
 /// with the cache where it already holds them, rather than copying them.
+/// `trim` drops, from each object, what no reader of the cache uses.
 pub(crate) fn changes<K>(
     events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     mut writer: Writer<K>,
+    trim: fn(&mut K),
 ) -> impl Stream<Item = Change<K>> + Send + 'static
 where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
@@ -79,12 +81,13 @@ where
     let cache = writer.as_reader();
     events
         .default_backoff()
-        .modify(|object: &mut K| {
+        .modify(move |object: &mut K| {
             let meta = object.meta_mut();
             meta.managed_fields = None;
             if let Some(annotations) = meta.annotations.as_mut() {
                 annotations.remove(LAST_APPLIED);
             }
+            trim(object);
         })
         .filter_map(move |event| {
             let change = match event {
