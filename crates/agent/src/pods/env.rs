@@ -81,10 +81,7 @@ pub fn resolve(
     }
     for var in container.env.iter().flatten() {
         let value = match &var.value_from {
-            None => {
-                let known: Vec<(String, String)> = vars.iter().chain(services).cloned().collect();
-                expand(var.value.as_deref().unwrap_or_default(), &known)
-            }
+            None => expand(var.value.as_deref().unwrap_or_default(), &vars, services),
             Some(from) => {
                 if let Some(field) = &from.field_ref {
                     field_value(pod, &field.field_path, pod_ip)?
@@ -169,9 +166,10 @@ fn lookup(
     }
 }
 
-/// `$(VAR)` replaced by earlier variables' values; `$$(VAR)` escapes; an
-/// unknown reference stays as written (upstream's `expansion.Expand`).
-pub fn expand(text: &str, vars: &[(String, String)]) -> String {
+/// `$(VAR)` replaced by the value of VAR in `vars`, else in `more`;
+/// `$$(VAR)` escapes; an unknown reference stays as written (upstream's
+/// `expansion.Expand`).
+pub fn expand(text: &str, vars: &[(String, String)], more: &[(String, String)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -184,7 +182,7 @@ pub fn expand(text: &str, vars: &[(String, String)]) -> String {
             match inner.find(')') {
                 Some(end) => {
                     let name = &inner[..end];
-                    match vars.iter().find(|(n, _)| n == name) {
+                    match vars.iter().chain(more).find(|(n, _)| n == name) {
                         Some((_, value)) => out.push_str(value),
                         None => {
                             out.push_str("$(");
