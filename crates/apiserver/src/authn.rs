@@ -121,7 +121,12 @@ impl TokenAuthenticator {
 
     /// The user of the request's bearer token, if it has a known one.
     pub fn authenticate(&self, headers: &HeaderMap) -> Option<User> {
-        self.tokens.get(bearer_token(headers)?).cloned()
+        self.user(bearer_token(headers)?)
+    }
+
+    /// The user of `token`, if it is a known one.
+    pub fn user(&self, token: &str) -> Option<User> {
+        self.tokens.get(token).cloned()
     }
 }
 

@@ -33,11 +33,48 @@ pub fn wants_aggregated(accept: &str) -> bool {
 /// The API groups other than core, in upstream's order, each with its
 /// versions, preferred first.
 pub fn groups() -> Vec<(&'static str, &'static [&'static str])> {
-    capstan_api::resource::groups()
+    let mut groups: Vec<(&'static str, &'static [&'static str])> = capstan_api::resource::groups()
         .iter()
         .filter(|group| !group.name.is_empty())
         .map(|group| (group.name, group.versions))
-        .collect()
+        .collect();
+    for review in REVIEWS {
+        if !groups.iter().any(|(name, _)| *name == review.group) {
+            groups.push((review.group, &["v1"]));
+        }
+    }
+    groups
+}
+
+/// A create-only resource that is never stored: the API server answers
+/// the object posted with its status filled in.
+struct Review {
+    group: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+}
+
+/// The reviews this server answers (all v1, cluster-scoped).
+const REVIEWS: &[Review] = &[
+    Review {
+        group: "authentication.k8s.io",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        kind: "SelfSubjectReview",
+    },
+    Review {
+        group: "authentication.k8s.io",
+        plural: "tokenreviews",
+        singular: "tokenreview",
+        kind: "TokenReview",
+    },
+];
+
+fn reviews<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static Review> + 'a {
+    REVIEWS
+        .iter()
+        .filter(move |review| review.group == group && version == "v1")
 }
 
 pub fn api_versions(server_address: &str) -> Value {
@@ -160,6 +197,15 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             resources.push(entry);
         }
     }
+    for review in reviews(group, version) {
+        resources.push(json!({
+            "name": review.plural,
+            "singularName": review.singular,
+            "namespaced": false,
+            "kind": review.kind,
+            "verbs": ["create"],
+        }));
+    }
     if resources.is_empty() {
         return None;
     }
@@ -177,7 +223,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
 }
 
 fn aggregated_version(group: &str, version: &str) -> Value {
-    let resources: Vec<Value> = served(group, version)
+    let mut resources: Vec<Value> = served(group, version)
         .map(|resource| {
             let subresources: Vec<Value> = resource
                 .subresources
@@ -210,6 +256,15 @@ fn aggregated_version(group: &str, version: &str) -> Value {
             entry
         })
         .collect();
+    for review in reviews(group, version) {
+        resources.push(json!({
+            "resource": review.plural,
+            "responseKind": {"group": review.group, "version": version, "kind": review.kind},
+            "scope": "Cluster",
+            "singularResource": review.singular,
+            "verbs": ["create"],
+        }));
+    }
     json!({"version": version, "resources": resources, "freshness": "Current"})
 }
 

@@ -156,6 +156,31 @@ impl ApiServer {
                 }),
             ));
         }
+        if *method == Method::GET || *method == Method::HEAD {
+            match path {
+                crate::oidc::CONFIGURATION_PATH => {
+                    self.authorize(user, non_resource(path))?;
+                    return Ok(crate::oidc::configuration(&self.server_address));
+                }
+                crate::oidc::KEYS_PATH => {
+                    self.authorize(user, non_resource(path))?;
+                    return Ok(crate::oidc::keys(&self.token_signer));
+                }
+                _ => {}
+            }
+        }
+        if *method == Method::POST && path == crate::token_review::PATH {
+            self.authorize(user, crate::token_review::attributes())?;
+            let content_type = header(&request, CONTENT_TYPE);
+            let body = read_body(request).await?;
+            let authenticators = crate::token_review::Authenticators {
+                tokens: &self.tokens,
+                service_accounts: &self.service_accounts,
+                registry: &self.rest.registry,
+            };
+            let review = crate::token_review::review(authenticators, &body, &content_type).await?;
+            return Ok(response::json(StatusCode::CREATED, &review));
+        }
         match request::route(method, path, query)? {
             Route::GroupList { legacy } => {
                 self.authorize(user, non_resource(path))?;
@@ -417,7 +442,8 @@ impl ApiServer {
             }
             ("create", Some("token")) => {
                 let body = read_body(request).await?;
-                let asked = crate::token_request::parse(&body, &content_type)?;
+                let asked =
+                    crate::token_request::parse(&body, &content_type, crate::token_request::KIND)?;
                 let (namespace, name) = (namespace.unwrap_or_default(), name.unwrap_or_default());
                 let signer = &self.token_signer;
                 let issued =

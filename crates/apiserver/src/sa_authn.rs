@@ -31,14 +31,28 @@ impl ServiceAccountAuthenticator {
 
     /// The service account `token` stands for, if it is a valid one.
     pub async fn authenticate(&self, registry: &Registry, token: &str) -> Option<User> {
+        let audiences = [sa_token::API_AUDIENCE];
+        self.authenticate_for(registry, token, &audiences)
+            .await
+            .map(|(user, _)| user)
+    }
+
+    /// As [`Self::authenticate`] for a token meant for any of `audiences`,
+    /// with those the token names.
+    pub async fn authenticate_for(
+        &self,
+        registry: &Registry,
+        token: &str,
+        audiences: &[&str],
+    ) -> Option<(User, Vec<String>)> {
         // Anything but a JWT is not ours; skip the signature check.
         if token.split('.').count() != 3 {
             return None;
         }
         let now = sa_token::now();
-        let verified = sa_token::verify(&self.signer, token, now)?;
+        let (verified, matched) = sa_token::verify_for(&self.signer, token, now, audiences)?;
         match still_valid(registry, &verified, now).await {
-            Ok(user) => Some(user),
+            Ok(user) => Some((user, matched)),
             Err(why) => {
                 tracing::debug!(namespace = %verified.namespace,
                     account = %verified.service_account.name, why, "service account token refused");

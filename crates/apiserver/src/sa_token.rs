@@ -78,6 +78,23 @@ impl TokenSigner {
         Ok(TokenSigner { key, key_id })
     }
 
+    /// The public key as a JSON Web Key, as upstream's `/openid/v1/jwks`
+    /// lists it.
+    pub fn jwk(&self) -> Value {
+        // An uncompressed P-256 point: 0x04, then x and y.
+        let point = self.key.public_key().as_ref();
+        let (x, y) = point[1..].split_at(32);
+        json!({
+            "use": "sig",
+            "kty": "EC",
+            "kid": self.key_id,
+            "crv": "P-256",
+            "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(x),
+            "y": URL_SAFE_NO_PAD.encode(y),
+        })
+    }
+
     /// A signed JWT carrying `claims`.
     pub fn sign(&self, claims: &Value) -> Result<String, String> {
         let header = json!({"alg": "ES256", "kid": self.key_id});
@@ -239,16 +256,32 @@ pub struct Verified {
 
 /// Checks the signature, issuer, audience and lifetime of `token`.
 pub fn verify(signer: &TokenSigner, token: &str, now: i64) -> Option<Verified> {
+    verify_for(signer, token, now, &[API_AUDIENCE]).map(|(verified, _)| verified)
+}
+
+/// As [`verify`], for a token meant for any of `audiences`; also returns
+/// those of them the token names (a TokenReview's `status.audiences`).
+pub fn verify_for(
+    signer: &TokenSigner,
+    token: &str,
+    now: i64,
+    audiences: &[&str],
+) -> Option<(Verified, Vec<String>)> {
     let claims = signer.verify(token)?;
     if claims.get("iss").and_then(Value::as_str) != Some(ISSUER) {
         return None;
     }
-    let audience = match claims.get("aud")? {
-        Value::String(one) => one == API_AUDIENCE,
-        Value::Array(many) => many.iter().any(|aud| aud == API_AUDIENCE),
-        _ => false,
+    let named: Vec<&str> = match claims.get("aud")? {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
     };
-    if !audience {
+    let matched: Vec<String> = audiences
+        .iter()
+        .filter(|audience| named.contains(audience))
+        .map(|audience| audience.to_string())
+        .collect();
+    if matched.is_empty() {
         return None;
     }
     let expires = claims.get("exp").and_then(Value::as_i64)?;
@@ -274,7 +307,7 @@ pub fn verify(signer: &TokenSigner, token: &str, now: i64) -> Option<Verified> {
     if namespace.is_empty() || service_account.name.is_empty() {
         return None;
     }
-    Some(Verified {
+    let verified = Verified {
         namespace: namespace.to_string(),
         service_account,
         pod: reference("pod"),
@@ -284,7 +317,8 @@ pub fn verify(signer: &TokenSigner, token: &str, now: i64) -> Option<Verified> {
             .get("jti")
             .and_then(Value::as_str)
             .map(str::to_string),
-    })
+    };
+    Some((verified, matched))
 }
 
 /// A fresh key, kept nowhere.

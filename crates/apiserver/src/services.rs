@@ -1,6 +1,7 @@
 //! What writes of a Service do beyond the generic path, as upstream's
-//! service REST: hand out its ClusterIP and NodePorts, keep them across
-//! updates, and give them back when they are no longer used.
+//! service REST: hand out its ClusterIP, NodePorts and health check node
+//! port, keep them across updates, and give them back when they are no
+//! longer used.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -58,6 +59,18 @@ impl ServiceAllocators {
         {
             new["spec"]["clusterIP"] = old["spec"]["clusterIP"].clone();
             new["spec"]["clusterIPs"] = old["spec"]["clusterIPs"].clone();
+        }
+        // Upstream's `dropTypeDependentFields`: the health check port goes
+        // with the need for it, unless the client changed it.
+        let old_health = health_check_port(old);
+        if needs_health_check(new) {
+            if health_check_port(new) == 0 && old_health != 0 {
+                new["spec"]["healthCheckNodePort"] = old_health.into();
+            }
+        } else if needs_health_check(old) && health_check_port(new) == old_health {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("healthCheckNodePort");
+            }
         }
         if !uses_node_ports(new) {
             return;
@@ -165,59 +178,75 @@ impl ServiceAllocators {
         } else if ip == "None" {
             service["spec"]["clusterIPs"] = json!(["None"]);
         }
-        if !uses_node_ports(service) {
-            return Ok(());
-        }
-        let old_ports: Vec<i64> = old.map(node_ports).unwrap_or_default();
-        let Some(ports) = service
-            .pointer_mut("/spec/ports")
-            .and_then(Value::as_array_mut)
-        else {
-            return Ok(());
-        };
-        for (index, port) in ports.iter_mut().enumerate() {
-            let given = port.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
-            if given != 0 && old_ports.contains(&given) {
-                continue;
-            }
-            let field = format!("spec.ports[{index}].nodePort");
-            let wanted = if given == 0 {
-                None
-            } else {
-                let (first, last) = self.port_range;
-                if given < i64::from(first) || given > i64::from(last) {
-                    return Err(invalid(name, FieldError::invalid(
-                        field,
-                        given,
-                        format!("provided port is not in the valid range. The range of valid ports is {first}-{last}"),
-                    )));
+        let old_ports: Vec<i64> = old.map(held_ports).unwrap_or_default();
+        if uses_node_ports(service) {
+            if let Some(ports) = service
+                .pointer_mut("/spec/ports")
+                .and_then(Value::as_array_mut)
+            {
+                for (index, port) in ports.iter_mut().enumerate() {
+                    let given = port.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+                    if given != 0 && old_ports.contains(&given) {
+                        continue;
+                    }
+                    let field = format!("spec.ports[{index}].nodePort");
+                    let node_port = self.allocate_port(name, &field, given, allocated).await?;
+                    port["nodePort"] = node_port.into();
                 }
-                Some((given - i64::from(first)) as u64)
-            };
-            let offset = self
-                .ports
-                .allocate(wanted)
-                .await
-                .map_err(|error| match error {
-                    AllocateError::Taken => invalid(
-                        name,
-                        FieldError::invalid(
-                            field.clone(),
-                            given,
-                            "provided port is already allocated",
-                        ),
-                    ),
-                    AllocateError::Full => {
-                        ApiError::internal("failed to allocate a nodePort: range is full")
-                    }
-                    other => {
-                        ApiError::internal(format!("failed to allocate a nodePort: {other:?}"))
-                    }
-                })?;
-            allocated.ports.push(offset);
-            port["nodePort"] = (i64::from(self.port_range.0) + offset as i64).into();
+            }
+        }
+        // A LoadBalancer with externalTrafficPolicy Local gets a node port
+        // on which each node's proxy says whether it has local endpoints.
+        if needs_health_check(service) {
+            let given = health_check_port(service);
+            if given == 0 || !old_ports.contains(&given) {
+                let port = self
+                    .allocate_port(name, "spec.healthCheckNodePort", given, allocated)
+                    .await?;
+                service["spec"]["healthCheckNodePort"] = port.into();
+            }
         }
         Ok(())
+    }
+
+    /// Allocates `given` from the node port range, or any free port when
+    /// it is 0; the error names `field`.
+    async fn allocate_port(
+        &self,
+        name: &str,
+        field: &str,
+        given: i64,
+        allocated: &mut Allocated,
+    ) -> Result<i64, ApiError> {
+        let wanted = if given == 0 {
+            None
+        } else {
+            let (first, last) = self.port_range;
+            if given < i64::from(first) || given > i64::from(last) {
+                return Err(invalid(name, FieldError::invalid(
+                    field,
+                    given,
+                    format!("provided port is not in the valid range. The range of valid ports is {first}-{last}"),
+                )));
+            }
+            Some((given - i64::from(first)) as u64)
+        };
+        let offset = self
+            .ports
+            .allocate(wanted)
+            .await
+            .map_err(|error| match error {
+                AllocateError::Taken => invalid(
+                    name,
+                    FieldError::invalid(field, given, "provided port is already allocated"),
+                ),
+                AllocateError::Full => {
+                    ApiError::internal("failed to allocate a nodePort: range is full")
+                }
+                other => ApiError::internal(format!("failed to allocate a nodePort: {other:?}")),
+            })?;
+        allocated.ports.push(offset);
+        Ok(i64::from(self.port_range.0) + offset as i64)
     }
 
     /// Gives back what a failed write allocated.
@@ -245,8 +274,8 @@ impl ServiceAllocators {
                 }
             }
         }
-        let kept = new.map(node_ports).unwrap_or_default();
-        for port in node_ports(old) {
+        let kept = new.map(held_ports).unwrap_or_default();
+        for port in held_ports(old) {
             if !kept.contains(&port) && port >= i64::from(self.port_range.0) {
                 let _ = self
                     .ports
@@ -277,18 +306,38 @@ fn uses_node_ports(service: &Value) -> bool {
     }
 }
 
-fn node_ports(service: &Value) -> Vec<i64> {
+/// Upstream's `needsHCNodePort`.
+fn needs_health_check(service: &Value) -> bool {
+    type_of(service) == "LoadBalancer"
+        && service
+            .pointer("/spec/externalTrafficPolicy")
+            .and_then(Value::as_str)
+            == Some("Local")
+}
+
+fn health_check_port(service: &Value) -> i64 {
     service
+        .pointer("/spec/healthCheckNodePort")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// Every port of the node port range `service` holds: its ports' node
+/// ports and its health check node port.
+fn held_ports(service: &Value) -> Vec<i64> {
+    let mut held: Vec<i64> = service
         .pointer("/spec/ports")
         .and_then(Value::as_array)
         .map(|ports| {
             ports
                 .iter()
                 .filter_map(|p| p.get("nodePort")?.as_i64())
-                .filter(|p| *p != 0)
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    held.push(health_check_port(service));
+    held.retain(|port| *port != 0);
+    held
 }
 
 fn invalid(name: &str, error: FieldError) -> ApiError {

@@ -9,7 +9,7 @@ use crate::sa_token::{self, Ref, TokenFor, TokenSigner, API_AUDIENCE};
 
 const GROUP: &str = "authentication.k8s.io";
 const API_VERSION: &str = "authentication.k8s.io/v1";
-const KIND: &str = "TokenRequest";
+pub const KIND: &str = "TokenRequest";
 
 /// What a TokenRequest asks for when it says nothing (upstream's default).
 const DEFAULT_EXPIRATION_SECONDS: i64 = 3600;
@@ -18,14 +18,15 @@ const DEFAULT_EXPIRATION_SECONDS: i64 = 3600;
 const MIN_EXPIRATION_SECONDS: i64 = 10 * 60;
 const MAX_EXPIRATION_SECONDS: i64 = 1 << 32;
 
-/// Reads a TokenRequest body, JSON or Kubernetes' protobuf.
-pub fn parse(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+/// Reads an authentication.k8s.io/v1 body of `kind` (TokenRequest,
+/// TokenReview), JSON or Kubernetes' protobuf.
+pub fn parse(body: &[u8], content_type: &str, kind: &str) -> Result<Value, ApiError> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
     let request = match media {
         capstan_api::protobuf::CONTENT_TYPE => capstan_api::protobuf::decode(body)?,
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|error| {
             ApiError::bad_request(format!(
-                "the object provided is unrecognized (must be of type {KIND}): {error}"
+                "the object provided is unrecognized (must be of type {kind}): {error}"
             ))
         })?,
         _ => return Err(ApiError::unsupported_media_type(content_type)),
@@ -35,7 +36,7 @@ pub fn parse(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
             "the body of the request must be a JSON object",
         ));
     }
-    for (field, expected) in [("apiVersion", API_VERSION), ("kind", KIND)] {
+    for (field, expected) in [("apiVersion", API_VERSION), ("kind", kind)] {
         match request.get(field).and_then(Value::as_str) {
             None | Some("") => {}
             Some(sent) if sent == expected => {}
@@ -237,7 +238,7 @@ mod tests {
     async fn a_token_with_upstreams_defaults() {
         let registry = registry().await;
         let signer = crate::sa_token::test_signer();
-        let request = parse(b"{}", "application/json").unwrap();
+        let request = parse(b"{}", "application/json", KIND).unwrap();
         let issued = create(&registry, &signer, "ns", "default", request)
             .await
             .unwrap();
@@ -280,7 +281,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.code, 404);
         assert_eq!(error.to_string(), "serviceaccounts \"nobody\" not found");
-        assert!(parse(b"{\"kind\": \"Pod\"}", "application/json").is_err());
+        assert!(parse(b"{\"kind\": \"Pod\"}", "application/json", KIND).is_err());
     }
 
     #[tokio::test]

@@ -87,12 +87,33 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&runtime) {
+    let rounds = match rounds_argument() {
+        Ok(rounds) => rounds,
+        Err(error) => {
+            eprintln!("services bench: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&runtime, rounds) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("services bench failed: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--rounds N` (default [`RUNS`]): more rounds for a steadier median on a
+/// busy machine.
+fn rounds_argument() -> Result<usize, String> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|arg| arg == "--rounds") {
+        None => Ok(RUNS),
+        Some(at) => args
+            .get(at + 1)
+            .and_then(|value| value.parse().ok())
+            .filter(|rounds| *rounds > 0)
+            .ok_or_else(|| "--rounds takes a positive number".to_string()),
     }
 }
 
@@ -159,7 +180,7 @@ struct Figures {
     round_ratios: Vec<f64>,
 }
 
-fn run(runtime: &tokio::runtime::Runtime) -> Res<()> {
+fn run(runtime: &tokio::runtime::Runtime, rounds: usize) -> Res<()> {
     let image = backend_image()?;
     // Dropped in reverse: host nginx, cluster, registry.
     let registry = images::Registry::start();
@@ -210,8 +231,8 @@ fn run(runtime: &tokio::runtime::Runtime) -> Res<()> {
             None,
         ),
     ];
-    let figures = runtime.block_on(measure_routes(&routes))?;
-    print_report(&routes, &figures);
+    let figures = runtime.block_on(measure_routes(&routes, rounds))?;
+    print_report(&routes, &figures, rounds);
     Ok(())
 }
 
@@ -638,9 +659,11 @@ impl Drop for HostNginx {
 }
 
 /// Waits for every route to answer 200, warms each up, then runs wrk on
-/// them in turn, [`RUNS`] rounds, so that a slow moment of this shared
-/// machine spreads over all routes rather than one.
-async fn measure_routes(routes: &[Route]) -> Res<Vec<Figures>> {
+/// them in turn, `rounds` times, so that a slow moment of this shared
+/// machine spreads over all routes rather than one. Every other round
+/// goes in the reverse order, so that no route of a pair is always the
+/// one measured second.
+async fn measure_routes(routes: &[Route], rounds: usize) -> Res<Vec<Figures>> {
     for route in routes {
         wait_answering(route).await?;
     }
@@ -648,8 +671,13 @@ async fn measure_routes(routes: &[Route]) -> Res<Vec<Figures>> {
         wrk(route, WARM_UP_TIME).await?;
     }
     let mut samples = vec![Vec::new(); routes.len()];
-    for _ in 0..RUNS {
-        for (route, samples) in routes.iter().zip(&mut samples) {
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..routes.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for index in order {
+            let route = &routes[index];
             let sample = wrk(route, RUN_TIME).await?;
             if sample.bad_responses > 0 {
                 return Err(format!(
@@ -658,7 +686,7 @@ async fn measure_routes(routes: &[Route]) -> Res<Vec<Figures>> {
                 )
                 .into());
             }
-            samples.push(sample);
+            samples[index].push(sample);
         }
     }
     Ok(routes
@@ -830,7 +858,7 @@ fn latency_ms(text: &str) -> Option<f64> {
 
 /// The machine, the load, and the figures as a markdown table with the
 /// ratios and the goals beside them.
-fn print_report(routes: &[Route], figures: &[Figures]) {
+fn print_report(routes: &[Route], figures: &[Figures], rounds: usize) {
     let rate_of = |name: &str| {
         routes
             .iter()
@@ -845,7 +873,7 @@ fn print_report(routes: &[Route], figures: &[Figures]) {
     println!("machine: {cpus} CPUs, {}", measure::cpu_model());
     println!("load average: {}", measure::load_average());
     println!(
-        "load: wrk -t1 -c{CONNECTIONS} -d{}s --latency, median of {RUNS} runs per path; \
+        "load: wrk -t1 -c{CONNECTIONS} -d{}s --latency, median of {rounds} runs per path; \
          backend: one nginx pod (1 worker) answering \"ok\"",
         RUN_TIME.as_secs()
     );

@@ -497,7 +497,8 @@ spec:
   containers:
   - name: main
     image: {image}
-    command: ["sleep", "3600"]
+    # The agent expands $(VAR) in command and args before the shell runs.
+    command: ["sh", "-c", "echo $(KUBERNETES_SERVICE_HOST) > /tmp/expanded; exec sleep 3600"]
 "#,
         image = image()
     ));
@@ -532,6 +533,8 @@ spec:
         format!("{api_ip}:443 tcp://{api_ip}:443"),
         "the API Service's variables"
     );
+    let expanded = server.ok(&["exec", "api-client", "--", "cat", "/tmp/expanded"]);
+    assert_eq!(expanded.trim(), api_ip, "$(VAR) in the command");
     let token = read("token");
     // The pod's token works from the host, as the pod's account.
     let output = Command::new(support::KUBECTL)

@@ -228,6 +228,80 @@ fn services_of_every_type() {
 }
 
 #[test]
+fn a_local_load_balancer_gets_a_health_check_node_port() {
+    let server = TestServer::start();
+    server.ok(&["create", "service", "loadbalancer", "lb", "--tcp=80:8080"]);
+    let health = |server: &TestServer| {
+        json(server, &["get", "svc", "lb"])["spec"]["healthCheckNodePort"].as_i64()
+    };
+    assert_eq!(
+        health(&server),
+        None,
+        "Cluster policy needs no health check"
+    );
+    server.ok(&[
+        "patch",
+        "svc",
+        "lb",
+        "-p",
+        r#"{"spec":{"externalTrafficPolicy":"Local"}}"#,
+    ]);
+    let port = health(&server).expect("a health check node port");
+    assert!((30000..=32767).contains(&port), "{port}");
+    let node_port = json(&server, &["get", "svc", "lb"])["spec"]["ports"][0]["nodePort"]
+        .as_i64()
+        .unwrap();
+    assert_ne!(port, node_port);
+    // Kept across other changes.
+    server.ok(&["label", "svc", "lb", "tier=web"]);
+    assert_eq!(health(&server), Some(port));
+    // Taken while held: a NodePort Service cannot have it.
+    let error = server.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "other",
+        "--tcp=81:81",
+        &format!("--node-port={port}"),
+    ]);
+    assert!(
+        error.contains("provided port is already allocated"),
+        "{error}"
+    );
+    // Dropped and given back once the policy is Cluster again.
+    server.ok(&[
+        "patch",
+        "svc",
+        "lb",
+        "-p",
+        r#"{"spec":{"externalTrafficPolicy":"Cluster"}}"#,
+    ]);
+    assert_eq!(health(&server), None);
+    server.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "other",
+        "--tcp=81:81",
+        &format!("--node-port={port}"),
+    ]);
+    // Set where it is not needed: upstream's message.
+    let error = server.fails(&[
+        "patch",
+        "svc",
+        "other",
+        "-p",
+        r#"{"spec":{"healthCheckNodePort":31999}}"#,
+    ]);
+    assert!(
+        error.contains(
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
 fn workload_generators() {
     let server = TestServer::start();
     assert_eq!(

@@ -238,3 +238,84 @@ fn namespaces_publish_the_root_ca_and_pods_mount_api_access() {
         "{error}"
     );
 }
+
+/// `kubectl create -f` of a TokenReview of `token` for `audiences`: its
+/// status.
+fn review(server: &TestServer, token: &str, audiences: &[&str]) -> Value {
+    let review = serde_json::json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": token, "audiences": audiences},
+    });
+    let out = server.ok_stdin(&["create", "-f", "-", "-o", "json"], &review.to_string());
+    let reviewed: Value = serde_json::from_str(&out).expect("a TokenReview");
+    reviewed["status"].clone()
+}
+
+#[test]
+fn token_reviews_and_issuer_discovery() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    let server = TestServer::start();
+    let api_token = create_token(&server, &["default"]);
+    let status = review(&server, &api_token, &[]);
+    assert_eq!(status["authenticated"], true, "{status}");
+    assert_eq!(
+        status["user"]["username"],
+        "system:serviceaccount:default:default"
+    );
+    let issuer = "https://kubernetes.default.svc.cluster.local";
+    assert_eq!(status["audiences"], serde_json::json!([issuer]));
+
+    // A token for another audience is good for that audience only.
+    let vault_token = create_token(&server, &["default", "--audience=vault"]);
+    let status = review(&server, &vault_token, &["vault", "other"]);
+    assert_eq!(status["authenticated"], true, "{status}");
+    assert_eq!(status["audiences"], serde_json::json!(["vault"]));
+    let status = review(&server, &vault_token, &[]);
+    assert_ne!(status["authenticated"], true, "{status}");
+    assert!(status["error"].is_string(), "{status}");
+    assert!(whoami(&server, &vault_token).is_none());
+    let status = review(&server, "not-a-token", &[]);
+    assert_ne!(status["authenticated"], true, "{status}");
+    // A review needs a token.
+    let error = server.fails_stdin(
+        &["create", "-f", "-"],
+        r#"{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {}}"#,
+    );
+    assert!(
+        error.contains("token is required for TokenReview in authentication"),
+        "{error}"
+    );
+
+    // Issuer discovery: the configuration names the key set, whose key
+    // signed the tokens.
+    let configuration: Value =
+        serde_json::from_str(&server.ok(&["get", "--raw", "/.well-known/openid-configuration"]))
+            .expect("JSON");
+    assert_eq!(configuration["issuer"], issuer);
+    assert!(
+        configuration["jwks_uri"]
+            .as_str()
+            .is_some_and(|uri| uri.starts_with("https://") && uri.ends_with("/openid/v1/jwks")),
+        "{configuration}"
+    );
+    let keys: Value =
+        serde_json::from_str(&server.ok(&["get", "--raw", "/openid/v1/jwks"])).expect("JSON");
+    let key = &keys["keys"][0];
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"]),
+        (&"EC".into(), &"P-256".into(), &"ES256".into())
+    );
+    for coordinate in ["x", "y"] {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(key[coordinate].as_str().expect("a coordinate"))
+            .expect("base64url");
+        assert_eq!(bytes.len(), 32, "{key}");
+    }
+    let header = api_token.split('.').next().expect("a header");
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON");
+    assert_eq!(header["kid"], key["kid"]);
+}

@@ -307,6 +307,30 @@ spec:
     let row = server.ok(&["get", "svc", "echo-lb", "--no-headers"]);
     assert!(row.split_whitespace().nth(3) == Some(ip.as_str()), "{row}");
 
+    // With externalTrafficPolicy Local it gets a health check node port,
+    // where the node says it has the pod, as kube-proxy does.
+    server.ok(&[
+        "patch",
+        "svc",
+        "echo-lb",
+        "-p",
+        r#"{"spec":{"externalTrafficPolicy":"Local"}}"#,
+    ]);
+    let health_port = server.ok(&[
+        "get",
+        "svc",
+        "echo-lb",
+        "-o",
+        "jsonpath={.spec.healthCheckNodePort}",
+    ]);
+    let health = wait_for("the health check node port to answer", POD_START, || {
+        let body = curl(&["-f", &format!("http://{ip}:{health_port}/healthz")]);
+        (!body.is_empty()).then_some(body)
+    });
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON");
+    assert_eq!(health["service"]["name"], "echo-lb", "{health}");
+    assert_eq!(health["localEndpoints"], 1, "{health}");
+
     // A second one on the same port has nowhere to go: it stays pending,
     // and says why.
     cluster.apply(

@@ -72,11 +72,15 @@ impl Informers {
     }
 }
 
-/// Pods as the controllers keep them: without their volumes and volume
-/// mounts, which no controller reads and which are a large part of a
-/// decoded pod (every pod has its `kube-api-access` projected volume).
-/// Controllers write pods only by create from templates, patch and
-/// delete, never by sending a cached pod back, so nothing is lost.
+/// Pods as the controllers keep them: without what no controller reads
+/// and what makes up much of a decoded pod. Kept: names, ports and restart
+/// policies of containers (named target ports, sidecars) and the state of
+/// container statuses (restart counts, exit codes). Dropped: volumes and
+/// volume mounts (every pod has its `kube-api-access` volume), resources,
+/// environment, commands, probes, hooks and security contexts, and the
+/// runtime's ids in container statuses. Controllers write pods only by
+/// create from templates, patch and delete, never by sending a cached pod
+/// back, so nothing is lost.
 fn trim_pod(pod: &mut Pod) {
     if let Some(spec) = pod.spec.as_mut() {
         spec.volumes = None;
@@ -85,6 +89,31 @@ fn trim_pod(pod: &mut Pod) {
             .iter_mut()
             .chain(spec.init_containers.iter_mut().flatten())
         {
+            container.volume_mounts = None;
+            container.resources = None;
+            container.resize_policy = None;
+            container.env = None;
+            container.env_from = None;
+            container.command = None;
+            container.args = None;
+            container.liveness_probe = None;
+            container.readiness_probe = None;
+            container.startup_probe = None;
+            container.lifecycle = None;
+            container.security_context = None;
+        }
+    }
+    if let Some(status) = pod.status.as_mut() {
+        for container in status
+            .container_statuses
+            .iter_mut()
+            .chain(status.init_container_statuses.iter_mut())
+            .flatten()
+        {
+            container.image_id = String::new();
+            container.container_id = None;
+            container.allocated_resources = None;
+            container.resources = None;
             container.volume_mounts = None;
         }
     }
@@ -258,29 +287,57 @@ mod tests {
     type Events = Vec<Result<watcher::Event<Pod>, watcher::Error>>;
 
     #[test]
-    fn cached_pods_keep_no_volumes() {
+    fn cached_pods_keep_what_controllers_read() {
         let mut pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p", "labels": {"app": "a"}},
             "spec": {
                 "volumes": [{"name": "kube-api-access-x", "projected": {"sources": []}}],
-                "initContainers": [{"name": "i", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
-                "containers": [{"name": "c", "image": "i",
-                    "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]}
+                "initContainers": [{"name": "i", "restartPolicy": "Always",
+                    "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+                "containers": [{"name": "c", "image": "i", "command": ["run"],
+                    "ports": [{"name": "http", "containerPort": 80}],
+                    "env": [{"name": "A", "value": "1"}],
+                    "resources": {"requests": {"cpu": "10m"}},
+                    "readinessProbe": {"tcpSocket": {"port": 80}},
+                    "volumeMounts": [{"name": "v", "mountPath": "/v"}]}]},
+            "status": {"containerStatuses": [{"name": "c", "image": "i", "imageID": "sha256:1",
+                "containerID": "containerd://1", "ready": true, "restartCount": 2,
+                "state": {"terminated": {"exitCode": 3}}}]}
         }))
         .unwrap();
         trim_pod(&mut pod);
         let spec = pod.spec.as_ref().unwrap();
         assert!(spec.volumes.is_none());
-        assert!(spec.containers[0].volume_mounts.is_none());
-        assert!(spec.init_containers.as_ref().unwrap()[0]
-            .volume_mounts
-            .is_none());
-        assert_eq!(
-            spec.containers[0].image.as_deref(),
-            Some("i"),
-            "the rest stays"
-        );
+        let container = &spec.containers[0];
+        assert!(container.volume_mounts.is_none());
+        assert!(container.resources.is_none() && container.env.is_none());
+        assert!(container.command.is_none() && container.readiness_probe.is_none());
+        let sidecar = &spec.init_containers.as_ref().unwrap()[0];
+        assert!(sidecar.volume_mounts.is_none());
+        assert_eq!(sidecar.restart_policy.as_deref(), Some("Always"));
+        assert_eq!(container.ports.as_ref().unwrap()[0].container_port, 80);
+        assert_eq!(container.image.as_deref(), Some("i"), "the rest stays");
         assert!(pod.metadata.labels.is_some());
+        let status = &pod
+            .status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!((status.restart_count, status.ready), (2, true));
+        assert_eq!(
+            status
+                .state
+                .as_ref()
+                .unwrap()
+                .terminated
+                .as_ref()
+                .unwrap()
+                .exit_code,
+            3
+        );
+        assert!(status.container_id.is_none() && status.image_id.is_empty());
     }
 
     /// Runs `events` through a shared informer with two subscribers.

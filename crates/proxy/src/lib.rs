@@ -8,10 +8,12 @@
 //!   maps), which [`capstan_nft::transaction`] turns into nft commands (full or incremental).
 //!
 //! I/O lives at the edges: `sync` hands the kube reflector caches to the sync loop of
-//! [`capstan_nft::sync`], which runs nft, and [`run`] wires the watches.
+//! [`capstan_nft::sync`], which runs nft, and [`run`] wires the watches. [`health`] serves
+//! the health check node ports of LoadBalancers with `externalTrafficPolicy: Local`.
 
 pub mod cidr;
 pub mod conntrack;
+pub mod health;
 pub mod model;
 pub mod names;
 pub mod render;
@@ -30,6 +32,7 @@ use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::{Api, Resource};
 
 use crate::cidr::Ipv4Cidr;
+use crate::health::HealthServers;
 use crate::model::{LABEL_HEADLESS, LABEL_SERVICE_NAME, LABEL_SERVICE_PROXY_NAME};
 use crate::sync::ServiceRules;
 
@@ -129,6 +132,7 @@ async fn watch_and_sync(
         cluster_cidrs,
         conntrack: options.conntrack,
         flows: Default::default(),
+        health: HealthServers::default(),
     };
     let syncer = Syncer::new(options.table, options.nft, rules);
     sync_loop(syncer, changes, options.min_sync_period, shutdown).await;

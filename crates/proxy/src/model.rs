@@ -60,6 +60,8 @@ pub struct ServicePort {
     pub external_policy_local: bool,
     /// `internalTrafficPolicy: Local`.
     pub internal_policy_local: bool,
+    /// `spec.healthCheckNodePort` of a LoadBalancer with `externalTrafficPolicy: Local`.
+    pub health_check_node_port: Option<u16>,
     /// Deduplicated and sorted by `ip:port` text, as kube-proxy sorts them (the order decides
     /// which endpoint each `numgen` value picks, so it must not vary between syncs).
     pub endpoints: Vec<Endpoint>,
@@ -288,6 +290,11 @@ fn service_ports(service: &Service) -> Vec<ServicePort> {
     let external_policy_local =
         external_type && spec.external_traffic_policy.as_deref() == Some("Local");
     let internal_policy_local = spec.internal_traffic_policy.as_deref() == Some("Local");
+    let health_check_node_port = spec
+        .health_check_node_port
+        .filter(|_| service_type == "LoadBalancer" && external_policy_local)
+        .and_then(|port| u16::try_from(port).ok())
+        .filter(|port| *port != 0);
 
     let mut out = Vec::new();
     for port in spec.ports.iter().flatten() {
@@ -321,6 +328,7 @@ fn service_ports(service: &Service) -> Vec<ServicePort> {
             affinity_timeout_seconds,
             external_policy_local,
             internal_policy_local,
+            health_check_node_port,
             endpoints: Vec::new(),
         });
     }

@@ -11,6 +11,7 @@ use kube::runtime::reflector::Store;
 
 use crate::cidr::Ipv4Cidr;
 use crate::conntrack::{clear_stale, UdpServices};
+use crate::health::{health_checks, HealthServers};
 use crate::model::ProxyModel;
 use crate::render::render;
 
@@ -31,6 +32,7 @@ pub(crate) struct ServiceRules {
     /// How `conntrack` is run.
     pub conntrack: Vec<String>,
     pub flows: StaleFlowCleanup,
+    pub health: HealthServers,
 }
 
 /// The UDP services of the last render and of the last cleanup of their stale flows.
@@ -69,6 +71,7 @@ impl RuleSource for ServiceRules {
             endpoints: model.endpoint_count(),
         };
         *lock(&self.flows.rendered) = UdpServices::from_model(&model);
+        self.health.sync(&health_checks(&model));
         (render(&model, &self.cluster_cidrs), counts)
     }
 

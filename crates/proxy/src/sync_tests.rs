@@ -42,6 +42,7 @@ impl Caches {
             cluster_cidrs: vec!["10.42.0.0/16".parse().expect("CIDR")],
             conntrack: vec!["conntrack".into()],
             flows: Default::default(),
+            health: Default::default(),
         };
         Caches {
             rules,

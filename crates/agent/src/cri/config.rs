@@ -156,6 +156,14 @@ pub struct ContainerInputs<'a> {
     pub log_path: String,
 }
 
+fn expand_all(texts: Option<&[String]>, env: &[(String, String)]) -> Vec<String> {
+    texts
+        .unwrap_or_default()
+        .iter()
+        .map(|text| crate::pods::env::expand(text, env, &[]))
+        .collect()
+}
+
 /// The config of one instance of `container`.
 pub fn container(
     pod: &Pod,
@@ -203,8 +211,10 @@ pub fn container(
             user_specified_image: container.image.clone().unwrap_or_default(),
             ..Default::default()
         }),
-        command: container.command.clone().unwrap_or_default(),
-        args: container.args.clone().unwrap_or_default(),
+        // As the kubelet, `$(VAR)` in command and args names the
+        // container's environment.
+        command: expand_all(container.command.as_deref(), &inputs.env),
+        args: expand_all(container.args.as_deref(), &inputs.env),
         working_dir: container.working_dir.clone().unwrap_or_default(),
         envs: inputs
             .env
@@ -525,5 +535,31 @@ mod tests {
         let long = format!("{}-x", "a".repeat(62));
         let pod = pod(serde_json::json!({"metadata": {"name": long}}));
         assert_eq!(hostname(&pod), "a".repeat(62));
+    }
+
+    #[test]
+    fn command_and_args_expand_the_containers_environment() {
+        let pod = pod(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+            "spec": {"containers": [{"name": "c", "image": "busybox",
+                "command": ["sh", "-c", "echo $(GREETING) $$(GREETING) $(MISSING)"],
+                "args": ["$(KUBERNETES_SERVICE_HOST)"]}]}
+        }));
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        let inputs = ContainerInputs {
+            image: "sha256:1",
+            env: vec![
+                ("GREETING".into(), "hello".into()),
+                ("KUBERNETES_SERVICE_HOST".into(), "10.43.0.1".into()),
+            ],
+            mounts: Vec::new(),
+            log_path: "c/0.log".into(),
+        };
+        let config = super::container(&pod, container, 0, inputs);
+        assert_eq!(
+            config.command,
+            ["sh", "-c", "echo hello $(GREETING) $(MISSING)"]
+        );
+        assert_eq!(config.args, ["10.43.0.1"]);
     }
 }
