@@ -50,24 +50,55 @@ pub fn groups() -> Vec<(&'static str, &'static [&'static str])> {
 /// the object posted with its status filled in.
 struct Review {
     group: &'static str,
+    namespaced: bool,
     plural: &'static str,
     singular: &'static str,
     kind: &'static str,
 }
 
-/// The reviews this server answers (all v1, cluster-scoped).
+/// The reviews this server answers (all v1).
 const REVIEWS: &[Review] = &[
     Review {
         group: "authentication.k8s.io",
+        namespaced: false,
         plural: "selfsubjectreviews",
         singular: "selfsubjectreview",
         kind: "SelfSubjectReview",
     },
     Review {
         group: "authentication.k8s.io",
+        namespaced: false,
         plural: "tokenreviews",
         singular: "tokenreview",
         kind: "TokenReview",
+    },
+    Review {
+        group: "authorization.k8s.io",
+        namespaced: true,
+        plural: "localsubjectaccessreviews",
+        singular: "localsubjectaccessreview",
+        kind: "LocalSubjectAccessReview",
+    },
+    Review {
+        group: "authorization.k8s.io",
+        namespaced: false,
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        kind: "SelfSubjectAccessReview",
+    },
+    Review {
+        group: "authorization.k8s.io",
+        namespaced: false,
+        plural: "selfsubjectrulesreviews",
+        singular: "selfsubjectrulesreview",
+        kind: "SelfSubjectRulesReview",
+    },
+    Review {
+        group: "authorization.k8s.io",
+        namespaced: false,
+        plural: "subjectaccessreviews",
+        singular: "subjectaccessreview",
+        kind: "SubjectAccessReview",
     },
 ];
 
@@ -201,7 +232,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
         resources.push(json!({
             "name": review.plural,
             "singularName": review.singular,
-            "namespaced": false,
+            "namespaced": review.namespaced,
             "kind": review.kind,
             "verbs": ["create"],
         }));
@@ -260,7 +291,7 @@ fn aggregated_version(group: &str, version: &str) -> Value {
         resources.push(json!({
             "resource": review.plural,
             "responseKind": {"group": review.group, "version": version, "kind": review.kind},
-            "scope": "Cluster",
+            "scope": if review.namespaced { "Namespaced" } else { "Cluster" },
             "singularResource": review.singular,
             "verbs": ["create"],
         }));

@@ -169,6 +169,22 @@ impl ApiServer {
                 _ => {}
             }
         }
+        if let Some(review) = (*method == Method::POST)
+            .then(|| crate::access_review::Review::of_path(path))
+            .flatten()
+        {
+            self.authorize(user, review.attributes())?;
+            let content_type = header(&request, CONTENT_TYPE);
+            let body = read_body(request).await?;
+            let answered = crate::access_review::answer(
+                &review,
+                &self.authorizer,
+                user,
+                &body,
+                &content_type,
+            )?;
+            return Ok(response::json(StatusCode::CREATED, &answered));
+        }
         if *method == Method::POST && path == crate::token_review::PATH {
             self.authorize(user, crate::token_review::attributes())?;
             let content_type = header(&request, CONTENT_TYPE);

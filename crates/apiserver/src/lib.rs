@@ -4,6 +4,7 @@
 //! `handler` reads the request, `rest` gives it upstream's semantics,
 //! `registry` keeps objects in the store, `watch` streams changes.
 
+mod access_review;
 pub mod allocator;
 pub mod authn;
 pub mod authz;

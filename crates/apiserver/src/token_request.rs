@@ -21,6 +21,16 @@ const MAX_EXPIRATION_SECONDS: i64 = 1 << 32;
 /// Reads an authentication.k8s.io/v1 body of `kind` (TokenRequest,
 /// TokenReview), JSON or Kubernetes' protobuf.
 pub fn parse(body: &[u8], content_type: &str, kind: &str) -> Result<Value, ApiError> {
+    parse_as(body, content_type, API_VERSION, kind)
+}
+
+/// Reads a body that must be `kind` of `api_version` where it says.
+pub fn parse_as(
+    body: &[u8],
+    content_type: &str,
+    api_version: &str,
+    kind: &str,
+) -> Result<Value, ApiError> {
     let media = content_type.split(';').next().unwrap_or_default().trim();
     let request = match media {
         capstan_api::protobuf::CONTENT_TYPE => capstan_api::protobuf::decode(body)?,
@@ -36,7 +46,7 @@ pub fn parse(body: &[u8], content_type: &str, kind: &str) -> Result<Value, ApiEr
             "the body of the request must be a JSON object",
         ));
     }
-    for (field, expected) in [("apiVersion", API_VERSION), ("kind", kind)] {
+    for (field, expected) in [("apiVersion", api_version), ("kind", kind)] {
         match request.get(field).and_then(Value::as_str) {
             None | Some("") => {}
             Some(sent) if sent == expected => {}

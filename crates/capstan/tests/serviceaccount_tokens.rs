@@ -319,3 +319,79 @@ fn token_reviews_and_issuer_discovery() {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON");
     assert_eq!(header["kid"], key["kid"]);
 }
+
+/// `kubectl create -f` of an authorization.k8s.io/v1 review: its status,
+/// or kubectl's error.
+fn access_review(server: &TestServer, review: Value) -> Result<Value, String> {
+    let output = server.kubectl_stdin(&["create", "-f", "-", "-o", "json"], &review.to_string());
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let answered: Value = serde_json::from_slice(&output.stdout).expect("a review");
+    Ok(answered["status"].clone())
+}
+
+#[test]
+fn kubectl_auth_can_i_and_access_reviews_ask_the_authorizer() {
+    let server = TestServer::start();
+    assert_eq!(
+        server.ok(&["auth", "can-i", "create", "pods"]).trim(),
+        "yes"
+    );
+    assert_eq!(
+        server.ok(&["auth", "can-i", "get", "/healthz"]).trim(),
+        "yes"
+    );
+    let list = server.ok(&["auth", "can-i", "--list"]);
+    assert!(list.lines().any(|line| line.starts_with("*.*")), "{list}");
+    // A service account asks for itself.
+    let token = create_token(&server, &["default"]);
+    let asked = as_token(&server, &token, &["auth", "can-i", "list", "secrets"]);
+    assert_eq!(String::from_utf8_lossy(&asked.stdout).trim(), "yes");
+
+    // About someone else: the authorizer decides by the groups given, and
+    // without RBAC yet only authenticated users are allowed.
+    let about = |groups: Value| {
+        serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {"user": "jane", "groups": groups,
+                     "resourceAttributes": {"verb": "delete", "resource": "pods", "namespace": "dev"}},
+        })
+    };
+    let status = access_review(&server, about(serde_json::json!(["system:authenticated"])));
+    assert_eq!(status.expect("a review")["allowed"], true);
+    let status = access_review(&server, about(serde_json::json!([])));
+    assert_eq!(status.expect("a review")["allowed"], false);
+
+    let error = access_review(
+        &server,
+        serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}},
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains(
+            "spec.user: Invalid value: \"\": at least one of user or group must be specified"
+        ),
+        "{error}"
+    );
+    let error = access_review(
+        &server,
+        serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "LocalSubjectAccessReview",
+            "metadata": {"namespace": "default"},
+            "spec": {"user": "jane",
+                     "resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "dev"}},
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("spec.resourceAttributes.namespace must match namespace: default"),
+        "{error}"
+    );
+}
