@@ -213,20 +213,28 @@ impl<R: Runtime> Run<'_, R> {
     }
 }
 
-/// Records a failed probe as upstream's prober does; true when it passed.
+/// Records a failed probe, or one that passed with a warning, as
+/// upstream's prober does; true when it passed.
 fn report(
     events: &Events,
     pod: &Pod,
     container: &Container,
     probe: &str,
-    result: Result<(), String>,
+    result: Result<Option<String>, String>,
 ) -> bool {
-    let Err(output) = result else {
-        return true;
-    };
-    let message = format!("{probe} probe failed: {output}");
-    events.container(pod, &container.name, Kind::Warning, "Unhealthy", message);
-    false
+    match result {
+        Ok(None) => true,
+        Ok(Some(warning)) => {
+            let message = format!("{probe} probe warning: {warning}");
+            events.container(pod, &container.name, Kind::Warning, "ProbeWarning", message);
+            true
+        }
+        Err(output) => {
+            let message = format!("{probe} probe failed: {output}");
+            events.container(pod, &container.name, Kind::Warning, "Unhealthy", message);
+            false
+        }
+    }
 }
 
 /// Records that a container is stopped for a failed probe.
@@ -238,20 +246,21 @@ fn kill(events: &Events, pod: &Pod, container: &Container, probe: &str) {
     events.container(pod, &container.name, Kind::Normal, "Killing", message);
 }
 
-/// Runs one probe once; on failure, its output as upstream words it.
+/// Runs one probe once; on failure, its output as upstream words it. A
+/// probe that passed with a warning gives the warning.
 async fn check<R: Runtime>(
     runtime: &R,
     container: &Container,
     id: &str,
     ip: &str,
     probe: &Probe,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let timeout =
         Duration::from_secs(u64::try_from(probe.timeout_seconds.unwrap_or(1).max(1)).unwrap_or(1));
     if let Some(exec) = &probe.exec {
         let command = exec.command.clone().unwrap_or_default();
         return match runtime.exec_sync(id, &command, timeout).await {
-            Ok(exited) if exited.code == 0 => Ok(()),
+            Ok(exited) if exited.code == 0 => Ok(None),
             Ok(exited) => Err(exited.output),
             Err(error) => Err(error.message),
         };
@@ -265,7 +274,7 @@ async fn check<R: Runtime>(
         let service = grpc.service.as_deref().unwrap_or_default();
         let result = grpc::check(ip, port, service, timeout).await;
         tracing::debug!(container = %container.name, ?result, "probe");
-        return result;
+        return result.map(|()| None);
     }
     // The URL being fetched, for a timeout's message.
     let mut url = String::new();
@@ -288,13 +297,12 @@ async fn check<R: Runtime>(
             if answer.code >= 300 {
                 // Upstream passes a redirect it did not follow (to another
                 // host), warning about it.
-                tracing::warn!(
-                    container = %container.name,
-                    "probe warning: Probe terminated redirects, Response body: {}",
+                return Ok(Some(format!(
+                    "Probe terminated redirects, Response body: {}",
                     answer.body
-                );
+                )));
             }
-            return Ok(());
+            return Ok(None);
         }
         if let Some(socket) = &probe.tcp_socket {
             let host = socket
@@ -302,9 +310,9 @@ async fn check<R: Runtime>(
                 .as_deref()
                 .filter(|h| !h.is_empty())
                 .unwrap_or(ip);
-            return dial(host, port_of(&socket.port)?).await.map(|_| ());
+            return dial(host, port_of(&socket.port)?).await.map(|_| None);
         }
-        Ok(())
+        Ok(None)
     };
     let result = match tokio::time::timeout(timeout, work).await {
         Ok(result) => result,

@@ -125,7 +125,7 @@ async fn failing_probes_unready_then_kill() {
 
 /// A container whose only probe is `probe` (JSON), checked once against
 /// 127.0.0.1.
-async fn probe_once(probe: serde_json::Value) -> Result<(), String> {
+async fn probe_once(probe: serde_json::Value) -> Result<Option<String>, String> {
     let container: Container = serde_json::from_value(serde_json::json!({
         "name": "c", "ports": [{"name": "web", "containerPort": 1}]
     }))
@@ -219,7 +219,7 @@ fn https_probe(port: u16, path: &str) -> serde_json::Value {
 async fn https_probes_pass_then_fail_on_the_status() {
     let server = https_server().await;
     let probe = https_probe(server.port, "/healthz");
-    assert_eq!(probe_once(probe.clone()).await, Ok(()));
+    assert_eq!(probe_once(probe.clone()).await, Ok(None));
     {
         let seen = server.seen.lock().unwrap();
         let (path, headers) = &seen[0];
@@ -240,7 +240,10 @@ async fn https_probes_pass_then_fail_on_the_status() {
 #[tokio::test]
 async fn https_probes_follow_redirects_on_the_same_host() {
     let server = https_server().await;
-    assert_eq!(probe_once(https_probe(server.port, "/moved")).await, Ok(()));
+    assert_eq!(
+        probe_once(https_probe(server.port, "/moved")).await,
+        Ok(None)
+    );
     {
         let seen = server.seen.lock().unwrap();
         let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
@@ -252,8 +255,14 @@ async fn https_probes_follow_redirects_on_the_same_host() {
         let referer = format!("https://127.0.0.1:{}/moved", server.port);
         assert_eq!(followed["referer"], referer.as_str());
     }
-    // A redirect to another host is not followed and passes.
-    assert_eq!(probe_once(https_probe(server.port, "/away")).await, Ok(()));
+    // A redirect to another host is not followed and passes, with a
+    // warning (a ProbeWarning event).
+    assert_eq!(
+        probe_once(https_probe(server.port, "/away")).await,
+        Ok(Some(
+            "Probe terminated redirects, Response body: body".into()
+        ))
+    );
     server.code.store(500, Ordering::SeqCst);
     assert_eq!(
         probe_once(https_probe(server.port, "/moved")).await,
@@ -338,7 +347,7 @@ async fn http_probes_send_upstreams_request() {
     }))
     .unwrap();
     let checked = check(&Fake { code: 0 }, &container, "id", "127.0.0.1", &probe).await;
-    assert_eq!(checked, Ok(()));
+    assert_eq!(checked, Ok(None));
     let request = received.recv().await.unwrap();
     let lines: Vec<&str> = request.split("\r\n").collect();
     assert_eq!(lines[0], "GET /ready?x=1 HTTP/1.1");
@@ -366,7 +375,7 @@ async fn grpc_probes_ask_the_health_service() {
         service,
         tonic::transport::server::TcpIncoming::from(listener),
     ));
-    assert_eq!(probe_once(grpc_probe(port, None)).await, Ok(()));
+    assert_eq!(probe_once(grpc_probe(port, None)).await, Ok(None));
     reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
@@ -377,7 +386,7 @@ async fn grpc_probes_ask_the_health_service() {
     reporter
         .set_service_status("shop", ServingStatus::Serving)
         .await;
-    assert_eq!(probe_once(grpc_probe(port, Some("shop"))).await, Ok(()));
+    assert_eq!(probe_once(grpc_probe(port, Some("shop"))).await, Ok(None));
     assert_eq!(
         probe_once(grpc_probe(port, Some("nope"))).await,
         Err("error: health rpc probe failed: rpc error: code = NotFound desc = service not registered".into())
