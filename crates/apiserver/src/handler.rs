@@ -78,9 +78,10 @@ impl ApiServer {
                 None => None,
             },
         };
-        let response = match user {
+        let response = match user.map(|user| self.impersonate(user, request.headers())) {
             None => response::error(&ApiError::unauthorized()),
-            Some(user) => match self.serve(request, &method, &path, &query, &user).await {
+            Some(Err(error)) => response::error(&error),
+            Some(Ok(user)) => match self.serve(request, &method, &path, &query, &user).await {
                 Ok(response) => response,
                 Err(error) => response::error(&error),
             },
@@ -252,6 +253,18 @@ impl ApiServer {
                     .await
             }
         }
+    }
+
+    /// The user the request runs as: `user`, or whom it impersonates if
+    /// `user` may.
+    fn impersonate(&self, user: User, headers: &hyper::HeaderMap) -> Result<User, ApiError> {
+        let Some(asked) = crate::impersonation::requested(headers)? else {
+            return Ok(user);
+        };
+        for check in asked.checks() {
+            self.authorize(&user, check)?;
+        }
+        Ok(asked.into_user())
     }
 
     fn authorize(&self, user: &User, attributes: Attributes) -> Result<(), ApiError> {

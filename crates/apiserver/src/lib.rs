@@ -14,6 +14,7 @@ pub mod pki;
 mod admission;
 mod discovery;
 mod handler;
+mod impersonation;
 mod input;
 mod kubelet;
 pub mod local;

@@ -342,6 +342,38 @@ fn kubectl_auth_can_i_and_access_reviews_ask_the_authorizer() {
         server.ok(&["auth", "can-i", "get", "/healthz"]).trim(),
         "yes"
     );
+    // Impersonation: kubectl --as and --as-group.
+    let as_jane = server.ok(&[
+        "auth",
+        "whoami",
+        "--as=jane",
+        "--as-group=dev",
+        "-o",
+        "json",
+    ]);
+    let as_jane: Value = serde_json::from_str(&as_jane).expect("a SelfSubjectReview");
+    assert_eq!(as_jane["status"]["userInfo"]["username"], "jane");
+    assert_eq!(
+        as_jane["status"]["userInfo"]["groups"],
+        serde_json::json!(["dev", "system:authenticated"])
+    );
+    let as_account = server.ok(&[
+        "auth",
+        "whoami",
+        "--as=system:serviceaccount:default:default",
+        "-o",
+        "jsonpath={.status.userInfo.groups}",
+    ]);
+    assert!(
+        as_account.contains("system:serviceaccounts:default"),
+        "{as_account}"
+    );
+    assert_eq!(
+        server
+            .ok(&["auth", "can-i", "create", "pods", "--as=jane"])
+            .trim(),
+        "yes"
+    );
     let list = server.ok(&["auth", "can-i", "--list"]);
     assert!(list.lines().any(|line| line.starts_with("*.*")), "{list}");
     // A service account asks for itself.
