@@ -13,8 +13,11 @@
 //! Run with `cargo bench -p capstan --bench workloads`; `-- --nodes N
 //! --replicas M` changes the sizes (default 1,000 nodes and 10,000
 //! replicas; the issue's larger run is `--nodes 5000 --replicas 30000`).
-//! `-- --log FILE` keeps the server's stderr in FILE. Progress goes to
-//! stderr, a markdown table to stdout.
+//! `-- --log FILE` keeps the server's stderr in FILE. `-- --hollow-process`
+//! runs the hollow nodes as a separate `capstan sim` process instead, as
+//! upstream's kubemark does, so the server's figures are the control
+//! plane's alone; that process's RSS and CPU are reported apart. Progress
+//! goes to stderr, a markdown table to stdout.
 
 #[path = "measure.rs"]
 mod measure;
@@ -113,13 +116,15 @@ fn main() -> ExitCode {
         number("--replicas", DEFAULT_REPLICAS),
     );
     let log = value("--log").map(PathBuf::from);
+    let hollow_process = args.iter().any(|arg| arg == "--hollow-process");
     let limits = Limits::new(nodes, replicas);
     let total = limits.total();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(async { timeout(total, run(nodes, replicas, limits, log)).await }) {
+    let run = run(nodes, replicas, limits, log, hollow_process);
+    match runtime.block_on(async { timeout(total, run).await }) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
             eprintln!("workloads bench failed: {error}");
@@ -149,7 +154,13 @@ impl Figures {
     }
 }
 
-async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>) -> Res<()> {
+async fn run(
+    nodes: usize,
+    replicas: usize,
+    limits: Limits,
+    log: Option<PathBuf>,
+    hollow_process: bool,
+) -> Res<()> {
     let load_before = load_average();
     let machine_before = machine_busy();
     let bench_before = process_cpu(std::process::id());
@@ -158,7 +169,12 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
         .prefix("capstan-workloads-bench-")
         .tempdir()?;
     let log = log.unwrap_or_else(|| dir.path().join("server.log"));
-    let server = Server::start(dir.path(), nodes, &log).await?;
+    let server = Server::start(dir.path(), nodes, &log, hollow_process).await?;
+    let hollow = match hollow_process {
+        true => Some(Hollow::start(dir.path(), nodes)?),
+        false => None,
+    };
+    let hollow_cpu = || hollow.as_ref().map_or(Duration::ZERO, Hollow::cpu);
     let run_started = Instant::now();
     let client = client(dir.path()).await?;
     let mut figures = Figures::default();
@@ -200,6 +216,7 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
     ));
     let reporter = tokio::spawn(report_progress(progress.clone(), replicas));
     let cpu_before = server.cpu();
+    let hollow_cpu_before = hollow_cpu();
     let bench_cpu_before = process_cpu(std::process::id());
     let created_at = Instant::now();
     deployments
@@ -221,6 +238,7 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
         .await
         .map_err(|_| "the pod watch did not see every pod bound")???;
     let server_cpu = server.cpu().saturating_sub(cpu_before);
+    let hollow_rollout_cpu = hollow_cpu().saturating_sub(hollow_cpu_before);
     let bench_cpu = process_cpu(std::process::id()).saturating_sub(bench_cpu_before);
     let end_to_end = all_ready.duration_since(created_at);
     let rate = replicas as f64 / end_to_end.as_secs_f64();
@@ -288,6 +306,14 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
         "",
         None,
     );
+    if hollow.is_some() {
+        figures.add(
+            "hollow nodes' process CPU per pod during the rollout",
+            format!("{:.2} ms", ms(hollow_rollout_cpu) / replicas as f64),
+            "",
+            None,
+        );
+    }
     figures.add(
         "bench CPU during the rollout (its watches)",
         format!("{:.1} s", bench_cpu.as_secs_f64()),
@@ -302,6 +328,16 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
         "≤ 1 GB at 5,000 nodes and 30,000 pods",
         at_issue_size.then_some(rss <= TARGET_RSS_MB),
     );
+    if let Some(hollow) = &hollow {
+        figures.add(
+            &format!(
+                "hollow nodes' process (`capstan sim`) RSS with {replicas} pods on {nodes} nodes"
+            ),
+            format!("{:.0} MB", measure::memory_mb(hollow.pid, "VmRSS")),
+            "",
+            None,
+        );
+    }
 
     // The Deployment away, and every one of its pods gone.
     let started = Instant::now();
@@ -367,13 +403,16 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
     );
 
     let server_total = server.cpu();
+    let hollow_total = hollow_cpu();
     let bench_total = process_cpu(std::process::id()).saturating_sub(bench_before);
     let wall = run_started.elapsed();
     let others = machine_busy()
         .saturating_sub(machine_before)
         .saturating_sub(server_total)
+        .saturating_sub(hollow_total)
         .saturating_sub(bench_total);
     drop(client);
+    drop(hollow);
     server.stop().await;
     let load_after = load_average();
     eprintln!("load average at end: {load_after}");
@@ -392,17 +431,25 @@ async fn run(nodes: usize, replicas: usize, limits: Limits, log: Option<PathBuf>
     println!(
         "\nMachine: {cores} cores, {}. Load average (1, 5, 15 min): {load_before} at start, \
          {load_after} at end. Other processes kept {:.2} cores busy on average during the run \
-         ({:.0} s); the server used {:.2} cores, the bench {:.2}.",
+         ({:.0} s); the server used {:.2} cores, the hollow nodes' process {:.2}, the bench {:.2}.",
         cpu_model(),
         others.as_secs_f64() / wall.as_secs_f64(),
         wall.as_secs_f64(),
         server_total.as_secs_f64() / wall.as_secs_f64(),
+        hollow_total.as_secs_f64() / wall.as_secs_f64(),
         bench_total.as_secs_f64() / wall.as_secs_f64(),
     );
-    println!(
-        "`capstan server --sim-nodes {nodes} --cluster-cidr {CLUSTER_CIDR}`, \
-         `cargo bench -p capstan --bench workloads -- --nodes {nodes} --replicas {replicas}`"
-    );
+    if hollow_process {
+        println!(
+            "`capstan server --disable-agent --cluster-cidr {CLUSTER_CIDR}` and `capstan sim --nodes {nodes}`, \
+             `cargo bench -p capstan --bench workloads -- --nodes {nodes} --replicas {replicas} --hollow-process`"
+        );
+    } else {
+        println!(
+            "`capstan server --sim-nodes {nodes} --cluster-cidr {CLUSTER_CIDR}`, \
+             `cargo bench -p capstan --bench workloads -- --nodes {nodes} --replicas {replicas}`"
+        );
+    }
     println!("\n| figure | value | target | verdict |\n| --- | --- | --- | --- |");
     figures.0.iter().for_each(|row| println!("{row}"));
     Ok(())
@@ -749,6 +796,41 @@ fn log_summary(log: &Path) -> (usize, Vec<String>) {
     (text.lines().count(), samples)
 }
 
+/// `capstan sim` with the hollow nodes, against the server's admin
+/// kubeconfig; killed when dropped.
+struct Hollow {
+    child: std::process::Child,
+    pid: u32,
+}
+
+impl Hollow {
+    fn start(data_dir: &Path, nodes: usize) -> Res<Hollow> {
+        let stderr = std::fs::File::create(data_dir.join("sim.log"))?;
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
+            .arg("sim")
+            .arg("--kubeconfig")
+            .arg(data_dir.join("admin.kubeconfig"))
+            .args(["--nodes", &nodes.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()?;
+        let pid = child.id();
+        Ok(Hollow { child, pid })
+    }
+
+    fn cpu(&self) -> Duration {
+        process_cpu(self.pid)
+    }
+}
+
+impl Drop for Hollow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A `capstan server` child with hollow nodes on a free loopback port.
 struct Server {
     child: tokio::process::Child,
@@ -756,14 +838,20 @@ struct Server {
 }
 
 impl Server {
-    async fn start(data_dir: &Path, nodes: usize, log: &Path) -> Res<Server> {
+    /// With `hollow_process`, the nodes are left to a [`Hollow`] process
+    /// and the server runs no agent.
+    async fn start(data_dir: &Path, nodes: usize, log: &Path, hollow_process: bool) -> Res<Server> {
         let stderr = std::fs::File::create(log)?;
+        let nodes_args = match hollow_process {
+            true => vec!["--disable-agent".to_string()],
+            false => vec!["--sim-nodes".to_string(), nodes.to_string()],
+        };
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_capstan"))
             .arg("server")
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--bind-address", "127.0.0.1", "--https-port", "0"])
-            .args(["--sim-nodes", &nodes.to_string()])
+            .args(&nodes_args)
             .args(["--cluster-cidr", CLUSTER_CIDR])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
