@@ -254,6 +254,12 @@ pub struct Verified {
     pub jti: Option<String>,
 }
 
+/// Whether `token` has a JWT's three parts: anything else is not a
+/// service account token.
+pub fn is_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
 /// Checks the signature, issuer, audience and lifetime of `token`.
 pub fn verify(signer: &TokenSigner, token: &str, now: i64) -> Option<Verified> {
     verify_for(signer, token, now, &[API_AUDIENCE]).map(|(verified, _)| verified)
