@@ -31,6 +31,7 @@ mod sa_authn;
 pub mod sa_token;
 mod selectors;
 mod services;
+mod stored_json;
 mod strategy;
 mod stream;
 mod subresources;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use capstan_api::{ApiError, Resource};
-use capstan_store::{Event, EventKind, Revision, StoreError};
+use capstan_store::{Event, EventKind, KeyValue, Revision, StoreError};
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
@@ -201,21 +201,13 @@ impl Watcher {
         };
         match event.kind {
             EventKind::Delete => match &event.prev {
-                Some(prev) if was => {
-                    let memo = self.memo.clone();
-                    self.send_event("DELETED", &prev.key, revision, || {
-                        memo.object(resource, prev, revision)
-                    })
-                    .await
-                }
+                Some(prev) if was => self.send_event("DELETED", prev, revision).await,
                 _ => true,
             },
             EventKind::Put => {
-                let memo = self.memo.clone();
-                let current = || memo.object(resource, &event.kv, revision);
                 let is = match &self.request.filter {
                     None => true,
-                    Some(filter) => match memo.selectable(resource, &event.kv, revision) {
+                    Some(filter) => match self.memo.selectable(resource, &event.kv, revision) {
                         Some(selectable) => filter.matches_selectable(&selectable),
                         None => return true,
                     },
@@ -226,30 +218,28 @@ impl Watcher {
                     (true, false) => "DELETED",
                     (false, false) => return true,
                 };
-                self.send_event(kind, &event.kv.key, revision, current)
-                    .await
+                self.send_event(kind, &event.kv, revision).await
             }
         }
     }
 
-    /// Sends the line for an event of the object under `key` at
-    /// `revision`; `object` is decoded only if the line is not built yet.
+    /// Sends the line for an event of the object stored as `stored`, at
+    /// `revision`; the memo builds it once for all watches of its shape.
     async fn send_event(
         &mut self,
         kind: &'static str,
-        key: &str,
+        stored: &KeyValue,
         revision: Revision,
-        object: impl FnOnce() -> Option<Arc<Value>>,
     ) -> bool {
         let resource = self.request.resource;
         let shape = self.request.shape;
         if let Shape::Table { .. } = shape {
-            return match object() {
+            return match self.memo.object(resource, stored, revision) {
                 Some(object) => self.send(kind, &object).await,
                 None => true,
             };
         }
-        match self.memo.line(resource, key, revision, kind, shape, object) {
+        match self.memo.line(resource, stored, revision, kind, shape) {
             Some(line) => self.sender.send(line).await.is_ok(),
             // A stored value that is not an object is skipped.
             None => true,

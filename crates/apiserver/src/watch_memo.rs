@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::registry;
 use crate::response::{self, Shape};
 use crate::selectors::Selectable;
+use crate::stored_json;
 
 /// Revisions remembered per generation; two generations are kept.
 const GENERATION: usize = 256;
@@ -127,9 +128,11 @@ impl EventMemo {
         Some(object)
     }
 
-    /// What selectors look at in `stored` (written at its mod_revision);
-    /// the object is decoded (at `revision`, as `object` does) only if no
-    /// watcher has asked yet. `None` if the stored bytes are not an object.
+    /// What selectors look at in `stored` (written at its mod_revision),
+    /// worked out when the first watcher asks: from just the paths the
+    /// selectors read where the kind lists them, else from the object
+    /// decoded (at `revision`, as `object` does). `None` if the stored
+    /// bytes are not an object.
     pub fn selectable(
         &self,
         resource: &'static Resource,
@@ -150,8 +153,13 @@ impl EventMemo {
                 return found;
             }
         }
-        let object = self.object(resource, stored, revision)?;
-        let selectable = Arc::new(Selectable::of(resource, &object));
+        let pruned = capstan_api::selector::selectable_paths(resource)
+            .and_then(|paths| stored_json::pruned(resource, &stored.value, paths));
+        let selectable = match pruned {
+            Some(pruned) => Selectable::of(resource, &pruned),
+            None => Selectable::of(resource, &*self.object(resource, stored, revision)?),
+        };
+        let selectable = Arc::new(selectable);
         let mut selectables = self.selectables.lock().unwrap_or_else(|e| e.into_inner());
         let mut retired = None;
         if selectables.current.len() >= SELECTABLE_GENERATION
@@ -170,18 +178,20 @@ impl EventMemo {
         Some(selectable)
     }
 
-    /// The watch line for `kind` of the object under `key` at `revision`,
-    /// in `shape`; `object` is asked for only if no watcher has built the
-    /// line yet. `None` for tables, which each watch builds itself.
+    /// The watch line for `kind` of the object stored as `stored`, served
+    /// at `revision`, in `shape`; built by the first watcher that asks, from
+    /// the stored bytes where it can and else from the decoded object.
+    /// `None` for tables, which each watch builds itself, and for stored
+    /// bytes that are not an object.
     pub fn line(
         &self,
         resource: &'static Resource,
-        key: &str,
+        stored: &KeyValue,
         revision: Revision,
         kind: &'static str,
         shape: Shape,
-        object: impl FnOnce() -> Option<Arc<Value>>,
     ) -> Option<Bytes> {
+        let key = stored.key.as_str();
         let shape_key = match shape {
             Shape::Object => ShapeKey::Object,
             Shape::PartialMetadata { v1 } => ShapeKey::PartialMetadata { v1 },
@@ -196,12 +206,21 @@ impl EventMemo {
         if let Some(Memoized::Line(line)) = self.find(key, revision, what) {
             return Some(line);
         }
-        let object = object()?;
-        let line = match shape_key {
-            ShapeKey::Object => encode_line(kind, &*object),
-            ShapeKey::PartialMetadata { v1 } => {
-                let metadata = object.get("metadata");
-                encode_line(kind, &response::PartialMetadataView { metadata, v1 })
+        let spliced = match shape_key {
+            ShapeKey::Object => stored_json::object_line(kind, resource, &stored.value, revision),
+            ShapeKey::PartialMetadata { .. } => None,
+        };
+        let line = match spliced {
+            Some(line) => line,
+            None => {
+                let object = self.object(resource, stored, revision)?;
+                match shape_key {
+                    ShapeKey::Object => encode_line(kind, &*object),
+                    ShapeKey::PartialMetadata { v1 } => {
+                        let metadata = object.get("metadata");
+                        encode_line(kind, &response::PartialMetadataView { metadata, v1 })
+                    }
+                }
             }
         };
         self.remember(key, revision, what, Memoized::Line(line.clone()));
@@ -288,25 +307,15 @@ mod tests {
     fn builds_each_line_once() {
         let memo = EventMemo::default();
         let kv = stored("/registry/pods/a/web", 7, "web");
-        let line = memo
-            .line(pods(), &kv.key, 7, "ADDED", Shape::Object, || {
-                memo.object(pods(), &kv, 7)
-            })
-            .unwrap();
-        let again = memo
-            .line(pods(), &kv.key, 7, "ADDED", Shape::Object, || {
-                panic!("the line is remembered")
-            })
-            .unwrap();
-        assert_eq!(line, again);
+        let line = memo.line(pods(), &kv, 7, "ADDED", Shape::Object).unwrap();
+        let again = memo.line(pods(), &kv, 7, "ADDED", Shape::Object).unwrap();
+        assert_eq!(line.as_ptr(), again.as_ptr(), "the line is remembered");
         let parsed: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(parsed["type"], "ADDED");
         assert_eq!(parsed["object"]["metadata"]["name"], "web");
         // Another kind of event for the same revision is a different line.
         let modified = memo
-            .line(pods(), &kv.key, 7, "MODIFIED", Shape::Object, || {
-                memo.object(pods(), &kv, 7)
-            })
+            .line(pods(), &kv, 7, "MODIFIED", Shape::Object)
             .unwrap();
         assert_ne!(line, modified);
     }
@@ -318,9 +327,7 @@ mod tests {
         let object = memo.object(pods(), &kv, 7).unwrap();
         for v1 in [true, false] {
             let shape = Shape::PartialMetadata { v1 };
-            let line = memo
-                .line(pods(), &kv.key, 7, "ADDED", shape, || Some(object.clone()))
-                .unwrap();
+            let line = memo.line(pods(), &kv, 7, "ADDED", shape).unwrap();
             let shaped = response::shaped_object(pods(), &object, shape);
             assert_eq!(line, encode_line("ADDED", &shaped));
         }
@@ -363,8 +370,7 @@ mod tests {
             v1: true,
             include: response::Include::Metadata,
         };
-        assert!(memo
-            .line(pods(), "/registry/pods/a/web", 7, "ADDED", shape, || None)
-            .is_none());
+        let kv = stored("/registry/pods/a/web", 7, "web");
+        assert!(memo.line(pods(), &kv, 7, "ADDED", shape).is_none());
     }
 }

@@ -429,6 +429,32 @@ pub(crate) fn pod_ip(pod: &Value) -> String {
     }
 }
 
+/// What [`fields_for`] and the labels read of an object of `resource`, as
+/// dotted paths (a path keeps its whole value), so that a reader can take
+/// just these out of the stored bytes; `None` for kinds not listed here,
+/// which are read whole. Pods are listed for their watches: every pod
+/// event is tested against each node's `spec.nodeName` selector.
+pub fn selectable_paths(resource: &Resource) -> Option<&'static [&'static str]> {
+    match (resource.group, resource.plural) {
+        ("", "pods") => Some(&[
+            "metadata.labels",
+            "metadata.name",
+            "metadata.namespace",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.nominatedNodeName",
+            "status.podIP",
+            "status.podIPs",
+        ]),
+        ("", "nodes") => Some(&["metadata.labels", "metadata.name", "spec.unschedulable"]),
+        _ => None,
+    }
+}
+
 /// The field values an object of `resource` offers to field selectors, as
 /// upstream's `ToSelectableFields` for its kind: `metadata.name` always,
 /// `metadata.namespace` for namespaced resources, and the kind's own.

@@ -6,7 +6,7 @@ pub mod field;
 pub mod label;
 mod validation;
 
-pub use field::{fields_for, Selector as FieldSelector};
+pub use field::{fields_for, selectable_paths, Selector as FieldSelector};
 pub use label::Selector as LabelSelector;
 
 use crate::status::ApiError;

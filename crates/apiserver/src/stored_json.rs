@@ -1,0 +1,230 @@
+//! Reading stored objects without decoding them whole. A pod event goes out
+//! to every watch of pods; decoding its bytes into a `Value` and encoding
+//! it again was the largest share of the API server's work in a rollout.
+//! Here a watch line is the stored bytes with `metadata.resourceVersion`
+//! spliced in, and a selector's fields come from a parse that keeps only
+//! the paths it reads.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use capstan_api::Resource;
+use capstan_store::Revision;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// The watch line `{"type": kind, "object": ...}` for the object stored as
+/// `stored`, served at `revision`: the same bytes as encoding the decoded
+/// object (keys in order, `resourceVersion` set), built from the stored
+/// text. `None` when the object must be decoded: stored at another
+/// version than `resource` serves (conversion), or not an object with
+/// metadata.
+pub fn object_line(
+    kind: &str,
+    resource: &Resource,
+    stored: &[u8],
+    revision: Revision,
+) -> Option<Bytes> {
+    let top = entries(stored)?;
+    let (_, api_version) = top.iter().find(|(key, _)| key == "apiVersion")?;
+    let api_version: Cow<str> = serde_json::from_str(api_version.get()).ok()?;
+    if api_version != resource.api_version() {
+        return None;
+    }
+    let (_, metadata) = top.iter().find(|(key, _)| key == "metadata")?;
+    let mut metadata = entries(metadata.get().as_bytes())?;
+    metadata.retain(|(key, _)| key != "resourceVersion");
+    let version = serde_json::value::to_raw_value(&revision.to_string()).ok()?;
+    metadata.push((Cow::Borrowed("resourceVersion"), &version));
+    let metadata = sorted(metadata);
+
+    let mut line = Vec::with_capacity(stored.len() + 64);
+    line.extend_from_slice(b"{\"type\":");
+    push_string(&mut line, kind);
+    line.extend_from_slice(b",\"object\":{");
+    for (index, (key, value)) in top.iter().enumerate() {
+        if index > 0 {
+            line.push(b',');
+        }
+        push_string(&mut line, key);
+        line.push(b':');
+        if key == "metadata" {
+            line.push(b'{');
+            for (index, (key, value)) in metadata.iter().enumerate() {
+                if index > 0 {
+                    line.push(b',');
+                }
+                push_string(&mut line, key);
+                line.push(b':');
+                line.extend_from_slice(value.get().as_bytes());
+            }
+            line.push(b'}');
+        } else {
+            line.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    line.extend_from_slice(b"}}\n");
+    Some(Bytes::from(line))
+}
+
+/// The object stored as `stored` with only `paths` (dotted; each keeps its
+/// whole value) and `apiVersion`; `None` if it is stored at another
+/// version than `resource` serves, or is not a JSON object.
+pub fn pruned(resource: &Resource, stored: &[u8], paths: &[&str]) -> Option<Value> {
+    let mut split: Vec<Vec<&str>> = paths.iter().map(|path| path.split('.').collect()).collect();
+    split.push(vec!["apiVersion"]);
+    let tails: Vec<&[&str]> = split.iter().map(Vec::as_slice).collect();
+    let mut deserializer = serde_json::Deserializer::from_slice(stored);
+    let object = Pruned { paths: &tails }
+        .deserialize(&mut deserializer)
+        .ok()?;
+    deserializer.end().ok()?;
+    let api_version = object.get("apiVersion").and_then(Value::as_str);
+    if !object.is_object() || api_version.is_some_and(|v| v != resource.api_version()) {
+        return None;
+    }
+    Some(object)
+}
+
+/// A JSON object's members, keys decoded, values as their text; sorted and
+/// without repeats (the last one counts), as a decoded `Map` holds them.
+fn entries(text: &[u8]) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
+    let members: Members = serde_json::from_slice(text).ok()?;
+    Some(sorted(members.0))
+}
+
+fn sorted<'a>(mut members: Vec<(Cow<'a, str>, &'a RawValue)>) -> Vec<(Cow<'a, str>, &'a RawValue)> {
+    // Stable, so of equal keys the last written stays last.
+    members.sort_by(|(a, _), (b, _)| a.cmp(b));
+    members.reverse();
+    members.dedup_by(|(a, _), (b, _)| a == b);
+    members.reverse();
+    members
+}
+
+fn push_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// An object's members in the order written.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(Key(key)) = map.next_key()? {
+                    members.push((key, map.next_value()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+/// A member's name, borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(text.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Reads a value keeping only the members on `paths` (the segments still
+/// to go; an empty one keeps the whole value there) and skipping the rest
+/// without building it.
+struct Pruned<'p> {
+    paths: &'p [&'p [&'p str]],
+}
+
+impl<'de> DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pruned<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = Map::new();
+        while let Some(Key(key)) = map.next_key()? {
+            let tails: Vec<&[&str]> = self
+                .paths
+                .iter()
+                .filter(|path| path.first() == Some(&key.as_ref()))
+                .map(|path| &path[1..])
+                .collect();
+            if tails.is_empty() {
+                map.next_value::<IgnoredAny>()?;
+            } else if tails.iter().any(|tail| tail.is_empty()) {
+                kept.insert(key.into_owned(), map.next_value()?);
+            } else {
+                kept.insert(
+                    key.into_owned(),
+                    map.next_value_seed(Pruned { paths: &tails })?,
+                );
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+
+    // Where an object was expected and something else is: nothing on the
+    // paths below it exists, as a decoded value would read it.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+#[cfg(test)]
+#[path = "stored_json_tests.rs"]
+mod tests;
