@@ -158,7 +158,7 @@ impl Shape {
     }
 }
 
-fn meta_version(v1: bool) -> &'static str {
+pub fn meta_version(v1: bool) -> &'static str {
     if v1 {
         "meta.k8s.io/v1"
     } else {

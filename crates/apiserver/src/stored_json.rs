@@ -16,17 +16,28 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// What a watch line carries of the object.
+#[derive(Clone, Copy)]
+pub enum LineShape {
+    /// The whole object.
+    Object,
+    /// Its metadata as a `PartialObjectMetadata` of `meta.k8s.io/v1` (or
+    /// `v1beta1`).
+    PartialMetadata { v1: bool },
+}
+
 /// The watch line `{"type": kind, "object": ...}` for the object stored as
-/// `stored`, served at `revision`: the same bytes as encoding the decoded
-/// object (keys in order, `resourceVersion` set), built from the stored
-/// text. `None` when the object must be decoded: stored at another
-/// version than `resource` serves (conversion), or not an object with
-/// metadata.
-pub fn object_line(
+/// `stored`, served at `revision`, in `shape`: the same bytes as encoding
+/// the decoded object (keys in order, `resourceVersion` set), built from
+/// the stored text. `None` when the object must be decoded: stored at
+/// another version than `resource` serves (conversion), or not an object
+/// with metadata.
+pub fn line(
     kind: &str,
     resource: &Resource,
     stored: &[u8],
     revision: Revision,
+    shape: LineShape,
 ) -> Option<Bytes> {
     let top = entries(stored)?;
     let (_, api_version) = top.iter().find(|(key, _)| key == "apiVersion")?;
@@ -44,30 +55,56 @@ pub fn object_line(
     let mut line = Vec::with_capacity(stored.len() + 64);
     line.extend_from_slice(b"{\"type\":");
     push_string(&mut line, kind);
-    line.extend_from_slice(b",\"object\":{");
-    for (index, (key, value)) in top.iter().enumerate() {
-        if index > 0 {
-            line.push(b',');
+    line.extend_from_slice(b",\"object\":");
+    match shape {
+        LineShape::Object => {
+            let mut members = top.iter().map(|(key, value)| match key.as_ref() {
+                "metadata" => (key.as_ref(), Member::Object(&metadata)),
+                _ => (key.as_ref(), Member::Raw(value)),
+            });
+            push_object(&mut line, &mut members);
         }
-        push_string(&mut line, key);
-        line.push(b':');
-        if key == "metadata" {
-            line.push(b'{');
-            for (index, (key, value)) in metadata.iter().enumerate() {
-                if index > 0 {
-                    line.push(b',');
-                }
-                push_string(&mut line, key);
-                line.push(b':');
-                line.extend_from_slice(value.get().as_bytes());
-            }
+        LineShape::PartialMetadata { v1 } => {
+            // The keys in the order `PartialMetadataView` writes them.
+            line.extend_from_slice(b"{\"apiVersion\":");
+            push_string(&mut line, crate::response::meta_version(v1));
+            line.extend_from_slice(b",\"kind\":\"PartialObjectMetadata\",\"metadata\":");
+            push_object(&mut line, &mut raw_members(&metadata));
             line.push(b'}');
-        } else {
-            line.extend_from_slice(value.get().as_bytes());
         }
     }
-    line.extend_from_slice(b"}}\n");
+    line.extend_from_slice(b"}\n");
     Some(Bytes::from(line))
+}
+
+/// A member's value as written out: stored text, or an object of members.
+enum Member<'a> {
+    Raw(&'a RawValue),
+    Object(&'a [(Cow<'a, str>, &'a RawValue)]),
+}
+
+fn push_object<'a>(out: &mut Vec<u8>, members: &mut dyn Iterator<Item = (&'a str, Member<'a>)>) {
+    out.push(b'{');
+    for (index, (key, value)) in members.enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_string(out, key);
+        out.push(b':');
+        match value {
+            Member::Raw(value) => out.extend_from_slice(value.get().as_bytes()),
+            Member::Object(members) => push_object(out, &mut raw_members(members)),
+        }
+    }
+    out.push(b'}');
+}
+
+fn raw_members<'a>(
+    members: &'a [(Cow<'a, str>, &'a RawValue)],
+) -> impl Iterator<Item = (&'a str, Member<'a>)> {
+    members
+        .iter()
+        .map(|(key, value)| (key.as_ref(), Member::Raw(value)))
 }
 
 /// The object stored as `stored` with only `paths` (dotted; each keeps its

@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::response::PartialMetadataView;
 use crate::selectors::Selectable;
 use crate::watch_memo::encode_line;
 
@@ -55,7 +56,7 @@ fn a_spliced_line_is_the_decoded_line() {
     let pods = resource("", "v1", "pods");
     let stored = stored_pod();
     for (kind, revision) in [("ADDED", 7), ("MODIFIED", 123_456_789), ("DELETED", 1)] {
-        let spliced = object_line(kind, pods, &stored, revision).expect("spliced");
+        let spliced = line(kind, pods, &stored, revision, LineShape::Object).expect("spliced");
         assert_eq!(
             String::from_utf8_lossy(&spliced),
             String::from_utf8_lossy(&decoded_line(kind, pods, &stored, revision))
@@ -64,10 +65,35 @@ fn a_spliced_line_is_the_decoded_line() {
 }
 
 #[test]
+fn a_spliced_metadata_line_is_the_decoded_one() {
+    let pods = resource("", "v1", "pods");
+    let stored = stored_pod();
+    for v1 in [true, false] {
+        let spliced = line(
+            "MODIFIED",
+            pods,
+            &stored,
+            42,
+            LineShape::PartialMetadata { v1 },
+        )
+        .unwrap();
+        let object = crate::registry::decode(pods, &stored, 42).unwrap().object;
+        let view = PartialMetadataView {
+            metadata: object.get("metadata"),
+            v1,
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&spliced),
+            String::from_utf8_lossy(&encode_line("MODIFIED", &view))
+        );
+    }
+}
+
+#[test]
 fn a_stale_revision_and_repeated_keys_read_as_a_decoded_map() {
     let pods = resource("", "v1", "pods");
     let stored = br#"{"kind":"Pod","metadata":{"resourceVersion":"3","name":"a","name":"b"},"apiVersion":"v1","kind":"Pod"}"#;
-    let spliced = object_line("ADDED", pods, stored, 9).expect("spliced");
+    let spliced = line("ADDED", pods, stored, 9, LineShape::Object).expect("spliced");
     assert_eq!(spliced, decoded_line("ADDED", pods, stored, 9));
     let parsed: Value = serde_json::from_slice(&spliced).unwrap();
     assert_eq!(parsed["object"]["metadata"]["resourceVersion"], "9");
@@ -79,13 +105,8 @@ fn what_needs_decoding_is_left_to_the_decoder() {
     let pods = resource("", "v1", "pods");
     // Stored at a version another one converts from.
     let hpa = br#"{"apiVersion":"autoscaling/v1","kind":"HorizontalPodAutoscaler","metadata":{"name":"h"}}"#;
-    assert!(object_line(
-        "ADDED",
-        resource("autoscaling", "v2", "horizontalpodautoscalers"),
-        hpa,
-        3
-    )
-    .is_none());
+    let hpas = resource("autoscaling", "v2", "horizontalpodautoscalers");
+    assert!(line("ADDED", hpas, hpa, 3, LineShape::Object).is_none());
     // No apiVersion, no metadata, metadata not an object, not an object, not JSON.
     for stored in [
         &br#"{"kind":"Pod","metadata":{"name":"a"}}"#[..],
@@ -95,7 +116,7 @@ fn what_needs_decoding_is_left_to_the_decoder() {
         br#"{"apiVersion":"v1","metadata":{}"#,
     ] {
         assert!(
-            object_line("ADDED", pods, stored, 3).is_none(),
+            line("ADDED", pods, stored, 3, LineShape::Object).is_none(),
             "{}",
             String::from_utf8_lossy(stored)
         );

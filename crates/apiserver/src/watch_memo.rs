@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::registry;
 use crate::response::{self, Shape};
 use crate::selectors::Selectable;
-use crate::stored_json;
+use crate::stored_json::{self, LineShape};
 
 /// Revisions remembered per generation; two generations are kept.
 const GENERATION: usize = 256;
@@ -206,10 +206,11 @@ impl EventMemo {
         if let Some(Memoized::Line(line)) = self.find(key, revision, what) {
             return Some(line);
         }
-        let spliced = match shape_key {
-            ShapeKey::Object => stored_json::object_line(kind, resource, &stored.value, revision),
-            ShapeKey::PartialMetadata { .. } => None,
+        let line_shape = match shape_key {
+            ShapeKey::Object => LineShape::Object,
+            ShapeKey::PartialMetadata { v1 } => LineShape::PartialMetadata { v1 },
         };
+        let spliced = stored_json::line(kind, resource, &stored.value, revision, line_shape);
         let line = match spliced {
             Some(line) => line,
             None => {
