@@ -42,7 +42,7 @@ pub fn line(
     let top = entries(stored)?;
     let (_, api_version) = top.iter().find(|(key, _)| key == "apiVersion")?;
     let api_version: Cow<str> = serde_json::from_str(api_version.get()).ok()?;
-    if api_version != resource.api_version() {
+    if !serves(resource, &api_version) {
         return None;
     }
     let (_, metadata) = top.iter().find(|(key, _)| key == "metadata")?;
@@ -111,19 +111,26 @@ fn raw_members<'a>(
 /// whole value) and `apiVersion`; `None` if it is stored at another
 /// version than `resource` serves, or is not a JSON object.
 pub fn pruned(resource: &Resource, stored: &[u8], paths: &[&str]) -> Option<Value> {
-    let mut split: Vec<Vec<&str>> = paths.iter().map(|path| path.split('.').collect()).collect();
-    split.push(vec!["apiVersion"]);
-    let tails: Vec<&[&str]> = split.iter().map(Vec::as_slice).collect();
+    let mut kept = paths.to_vec();
+    kept.push("apiVersion");
     let mut deserializer = serde_json::Deserializer::from_slice(stored);
-    let object = Pruned { paths: &tails }
+    let object = Pruned { paths: &kept }
         .deserialize(&mut deserializer)
         .ok()?;
     deserializer.end().ok()?;
     let api_version = object.get("apiVersion").and_then(Value::as_str);
-    if !object.is_object() || api_version.is_some_and(|v| v != resource.api_version()) {
+    if !object.is_object() || api_version.is_some_and(|v| !serves(resource, v)) {
         return None;
     }
     Some(object)
+}
+
+/// Whether `api_version` is the group/version `resource` is served at.
+fn serves(resource: &Resource, api_version: &str) -> bool {
+    match api_version.split_once('/') {
+        Some((group, version)) => group == resource.group && version == resource.version,
+        None => resource.group.is_empty() && api_version == resource.version,
+    }
 }
 
 /// A JSON object's members, keys decoded, values as their text; sorted and
@@ -134,11 +141,11 @@ fn entries(text: &[u8]) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
 }
 
 fn sorted<'a>(mut members: Vec<(Cow<'a, str>, &'a RawValue)>) -> Vec<(Cow<'a, str>, &'a RawValue)> {
-    // Stable, so of equal keys the last written stays last.
+    // Last written first; the sort is stable, so of equal keys it is the
+    // one kept.
+    members.reverse();
     members.sort_by(|(a, _), (b, _)| a.cmp(b));
-    members.reverse();
     members.dedup_by(|(a, _), (b, _)| a == b);
-    members.reverse();
     members
 }
 
@@ -192,11 +199,11 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// Reads a value keeping only the members on `paths` (the segments still
-/// to go; an empty one keeps the whole value there) and skipping the rest
-/// without building it.
+/// Reads a value keeping only the members on `paths` (dotted, what is
+/// still to go; an empty one keeps the whole value there) and skipping the
+/// rest without building it.
 struct Pruned<'p> {
-    paths: &'p [&'p [&'p str]],
+    paths: &'p [&'p str],
 }
 
 impl<'de> DeserializeSeed<'de> for Pruned<'_> {
@@ -216,11 +223,13 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut kept = Map::new();
         while let Some(Key(key)) = map.next_key()? {
-            let tails: Vec<&[&str]> = self
+            let tails: Vec<&str> = self
                 .paths
                 .iter()
-                .filter(|path| path.first() == Some(&key.as_ref()))
-                .map(|path| &path[1..])
+                .filter_map(|path| match path.strip_prefix(key.as_ref())? {
+                    "" => Some(""),
+                    rest => rest.strip_prefix('.'),
+                })
                 .collect();
             if tails.is_empty() {
                 map.next_value::<IgnoredAny>()?;

@@ -168,3 +168,13 @@ fn pruning_refuses_what_is_not_an_object_of_this_version() {
     let core_event = br#"{"apiVersion":"v1","kind":"Event","metadata":{"name":"e"}}"#;
     assert!(pruned(events, core_event, &["metadata.name"]).is_none());
 }
+
+#[test]
+fn objects_of_a_group_are_spliced_at_their_own_version() {
+    let deployments = resource("apps", "v1", "deployments");
+    let stored = br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":2}}"#;
+    let spliced = line("ADDED", deployments, stored, 5, LineShape::Object).expect("spliced");
+    assert_eq!(spliced, decoded_line("ADDED", deployments, stored, 5));
+    let as_core = br#"{"apiVersion":"v1","kind":"Deployment","metadata":{"name":"d"}}"#;
+    assert!(line("ADDED", deployments, as_core, 5, LineShape::Object).is_none());
+}

@@ -1,6 +1,6 @@
 //! What the benchmarks read off the machine (CPU time of a process and of
-//! all cores, load, memory of a process, the CPU model) and how they sum
-//! up samples.
+//! all cores, load, memory of a process, the CPU model), how they sum up
+//! samples, and how they wait for a `capstan server` they started.
 
 #![allow(dead_code)]
 
@@ -74,4 +74,34 @@ pub fn quantile(values: &[Duration], q: f64) -> Duration {
 
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// Waits up to `limit` for a spawned `capstan server` to print its ready
+/// line on stdout, then keeps draining that output so the server never
+/// writes into a closed pipe. `exited` says where to look if it stops
+/// before.
+pub async fn server_ready(
+    child: &mut tokio::process::Child,
+    limit: Duration,
+    exited: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    let ready = tokio::time::timeout(limit, async {
+        while let Some(line) = lines.next_line().await? {
+            if line.contains("ready at https://") {
+                return Ok(true);
+            }
+        }
+        Ok::<bool, std::io::Error>(false)
+    });
+    match ready.await {
+        Err(_) => return Err("capstan server did not become ready".into()),
+        Ok(Ok(false)) => {
+            return Err(format!("capstan server exited before it was ready{exited}").into())
+        }
+        Ok(result) => result?,
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(())
 }

@@ -6,6 +6,9 @@
 //! --pods M` changes the sizes (default 1,000 nodes and 10,000 pods).
 //! Progress goes to stderr, a markdown table to stdout.
 
+#[path = "measure.rs"]
+mod measure;
+
 use std::collections::{BTreeMap, HashSet};
 use std::error::Error;
 use std::path::Path;
@@ -19,7 +22,6 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher::{self, watcher, Event};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
@@ -277,43 +279,17 @@ impl Server {
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().ok_or("no pid")?;
-        let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-        timeout(START_LIMIT, async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains("ready at https://") {
-                    return Ok(());
-                }
-            }
-            Err::<(), Box<dyn Error>>("capstan server exited before it was ready".into())
-        })
-        .await
-        .map_err(|_| "capstan server did not become ready")??;
-        // Keep draining so the server never writes into a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        measure::server_ready(&mut child, START_LIMIT, "").await?;
         Ok(Server { child, pid })
     }
 
     /// User plus system CPU time of the server so far.
     fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        let after_name = stat.rsplit(')').next().unwrap_or_default();
-        let ticks: u64 = after_name
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .filter_map(|v| v.parse::<u64>().ok())
-            .sum();
-        Duration::from_millis(ticks * 10)
+        measure::process_cpu(self.pid)
     }
 
     fn rss_mb(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb * 1024.0 / 1e6)
+        measure::memory_mb(self.pid, "VmRSS")
     }
 
     async fn stop(mut self) {

@@ -91,25 +91,8 @@ impl Server {
             .kill_on_drop(true)
             .spawn()?;
         let pid = child.id().ok_or("no pid")?;
-        let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-        timeout(START_LIMIT, async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains("ready at https://") {
-                    return Ok(());
-                }
-            }
-            Err::<(), Box<dyn Error>>(
-                format!(
-                    "capstan server exited before it was ready (stderr in {})",
-                    log.display()
-                )
-                .into(),
-            )
-        })
-        .await
-        .map_err(|_| "capstan server did not become ready")??;
-        // Keep draining so the server never writes into a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let exited = format!(" (stderr in {})", log.display());
+        measure::server_ready(&mut child, START_LIMIT, &exited).await?;
         Ok(Server { child, pid })
     }
 
